@@ -1,0 +1,5 @@
+import sys
+
+from evstream.cli.main import main
+
+sys.exit(main())
