@@ -30,6 +30,7 @@ __all__ = [
     "EventPacket",
     "Geometry",
     "as_events",
+    "concat_events",
     "empty_events",
     "make_events",
     "to_tonic",
@@ -92,6 +93,20 @@ def make_events(t: np.ndarray | Sequence[int], x: np.ndarray | Sequence[int],
     return out
 
 
+def concat_events(arrays: Sequence[np.ndarray]) -> np.ndarray:
+    """Concatenate event arrays into one :data:`EVENT_DTYPE` array.
+
+    Use this instead of ``np.concatenate``: numpy 2 returns a packed copy of
+    the structured dtype (padding dropped), which is no longer ``EVENT_DTYPE``.
+    """
+    out = np.empty(sum(len(a) for a in arrays), dtype=EVENT_DTYPE)
+    i = 0
+    for a in arrays:
+        out[i:i + len(a)] = a
+        i += len(a)
+    return out
+
+
 def as_events(array: np.ndarray) -> np.ndarray:
     """Return ``array`` as an :data:`EVENT_DTYPE` array, converting by field name.
 
@@ -143,7 +158,8 @@ class EventPacket:
     def __init__(self, events: np.ndarray, width: int, height: int,
                  t_start: int | None = None, t_end: int | None = None, seq: int = 0) -> None:
         if events.dtype != EVENT_DTYPE:
-            raise TypeError(f"EventPacket needs EVENT_DTYPE events, got {events.dtype}; use evstream.events.as_events()")
+            raise TypeError(f"EventPacket needs EVENT_DTYPE events, got {events.dtype}; use evstream.events.as_events() "
+                            "(np.concatenate drops EVENT_DTYPE's padding: use evstream.events.concat_events())")
         n = len(events)
         if t_start is None:
             t_start = int(events["t"][0]) if n else 0
@@ -237,5 +253,5 @@ class EventPacket:
                 raise ValueError(f"cannot concatenate {first.width}x{first.height} and {b.width}x{b.height} packets")
             if b.t_start < a.t_end:
                 raise ValueError(f"packets overlap in time: [{a.t_start}, {a.t_end}) then [{b.t_start}, {b.t_end}) µs")
-        events = np.concatenate([p.events for p in packets]) if len(packets) > 1 else first.events
+        events = concat_events([p.events for p in packets]) if len(packets) > 1 else first.events
         return EventPacket(events, first.width, first.height, first.t_start, packets[-1].t_end, first.seq)
