@@ -65,7 +65,9 @@ class Inbox:
     """The input side of one node: its incoming edges behind one lock and condition."""
 
     def __init__(self) -> None:
-        self.cond = threading.Condition(threading.Lock())
+        lock = threading.Lock()
+        self.cond = threading.Condition(lock)          # the consumer waits here for data
+        self.not_full = threading.Condition(lock)      # producers on full `block` edges wait here
         self.edges: list[Edge] = []
         self.closed = False
         self._next = 0
@@ -79,7 +81,7 @@ class Inbox:
         with self.cond:
             if item is not END:
                 while edge.policy == "block" and len(edge.items) >= edge.capacity and not self.closed:
-                    self.cond.wait(0.05)
+                    self.not_full.wait(0.05)
                 if self.closed:
                     return False
                 if len(edge.items) >= edge.capacity:
@@ -87,7 +89,7 @@ class Inbox:
                 edge.sent += 1
                 edge.max_depth = max(edge.max_depth, len(edge.items) + 1)
             edge.items.append((item, time.perf_counter_ns()))
-            self.cond.notify_all()
+            self.cond.notify()
             return True
 
     @staticmethod
@@ -113,7 +115,8 @@ class Inbox:
                         item, t_ns = edge.items.popleft()
                         if item is not END:
                             edge.delivered += 1
-                        self.cond.notify_all()
+                        if edge.policy == "block":
+                            self.not_full.notify_all()
                         return edge, item, t_ns
                 if self.closed:
                     return None
@@ -127,3 +130,4 @@ class Inbox:
         with self.cond:
             self.closed = True
             self.cond.notify_all()
+            self.not_full.notify_all()
