@@ -1,0 +1,207 @@
+"""S-TLLR: a temporally local learning rule with O(neurons) state (``shared/spec/stllr.md``).
+
+A :class:`SpikingLayer` is a :class:`~evstream.learning.synapse.Synapse` plus any
+stateful neuron module (one call = one step, ``reset()``, ``detach_state()``):
+the S-TLLR LIF of :mod:`evstream.learning.stllr_neuron`, or the LIF, STC-LIF and
+TDA-LIF neurons of :mod:`evstream.nn`. The layer runs in one of two modes:
+
+* ``"bptt"``: plain autograd through time (neuron state stays attached).
+* ``"stllr"``: every step updates the traces ``trx`` (layer input, includes
+  ``x[t]``) and ``trpsi`` (of ``psi_eff = dS/dI``, the neuron's own local
+  derivative), the neuron state is detached after the step, and the weight
+  gradient of a same-step ``loss.backward()`` is the S-TLLR eligibility
+  contracted with the learning signal (:mod:`evstream.learning.eligibility`).
+
+:func:`stllr_sequence` trains one batch of sequences: forward every step,
+``CE(logits[t], y).backward()`` on the last ``window`` steps (the learning
+signal reaches each layer by same-step backprop), one optimizer step at the end
+(or one per window step with ``online=True``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from evstream.learning.eligibility import SynapseGeometry, causal_synapse, noncausal_tap
+from evstream.learning.synapse import Synapse
+
+__all__ = ["LeakyReadout", "RULES", "STLLRFactors", "SequenceResult", "SpikingLayer", "local_step",
+           "stllr_sequence"]
+
+RULES: tuple[str, ...] = ("bptt", "stllr")
+
+
+@dataclass(frozen=True)
+class STLLRFactors:
+    """Trace decays and eligibility weights ``[lambda_post, lambda_pre, alpha_post, alpha_pre]``.
+
+    The default is the S-TLLR code's DVS Gesture setting ``[0.2, 0.75, -1, 1]``.
+    """
+
+    lambda_post: float = 0.2
+    lambda_pre: float = 0.75
+    alpha_post: float = -1.0
+    alpha_pre: float = 1.0
+
+
+def local_step(neuron: nn.Module, current: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run one neuron step and return ``(spikes, psi_eff)``, ``psi_eff = dS/dI`` element-wise.
+
+    The neuron's state must be detached (S-TLLR mode), so that the spikes depend
+    on ``current`` element-wise; ``psi_eff`` is then the diagonal of dS/dI under
+    the neuron's own surrogate (STC-LIF: ``g'(m - 1)(1 + gamma)``). Outside
+    autograd (``torch.no_grad``) the spikes come back detached.
+    """
+    grad_mode = torch.is_grad_enabled()
+    with torch.enable_grad():
+        attached = grad_mode and current.requires_grad
+        inp = current if attached else current.detach().requires_grad_(True)
+        spikes = neuron(inp)
+        (psi,) = torch.autograd.grad(spikes, inp, torch.ones_like(spikes), retain_graph=attached)
+    return (spikes if attached else spikes.detach()), psi
+
+
+class SpikingLayer(nn.Module):
+    """A synapse and a neuron; ``layer(x)`` runs one step and returns spikes.
+
+    Args:
+        synapse: weights (``I = W_hat (*) x + b``).
+        neuron: stateful neuron module taking the current ``I``.
+        factors: S-TLLR trace factors (used in ``"stllr"`` mode).
+
+    State (S-TLLR mode): ``trx`` (shape of the input), ``trpsi`` (shape of the
+    output), allocated on the first step with the batch shape; ``reset()`` clears it.
+    """
+
+    def __init__(self, synapse: Synapse, neuron: nn.Module, factors: STLLRFactors | None = None) -> None:
+        super().__init__()
+        self.synapse = synapse
+        self.neuron = neuron
+        self.factors = factors or STLLRFactors()
+        self.rule = "bptt"
+        self.trx: torch.Tensor | None = None
+        self.trpsi: torch.Tensor | None = None
+
+    @property
+    def geometry(self) -> SynapseGeometry:
+        return self.synapse.geometry
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.rule == "bptt":
+            return self.neuron(self.synapse(x))
+        return self._stllr_step(x)
+
+    def _stllr_step(self, x: torch.Tensor) -> torch.Tensor:
+        f = self.factors
+        x_now = x.detach()
+        self.trx = x_now.clone() if self.trx is None else f.lambda_pre * self.trx + x_now
+        weight = self.synapse.effective_weight()
+        current = self.synapse.add_bias(causal_synapse(x, self.trx, weight, self.geometry, f.alpha_pre))
+        spikes, psi = local_step(self.neuron, current)
+        trpsi_old = torch.zeros_like(psi) if self.trpsi is None else self.trpsi
+        if f.alpha_post != 0.0 and spikes.requires_grad:
+            spikes = noncausal_tap(spikes, x_now, trpsi_old, weight, self.geometry, f.alpha_post)
+        self.trpsi = f.lambda_post * trpsi_old + psi
+        self.neuron.detach_state()
+        return spikes
+
+    def reset(self) -> None:
+        """Clear neuron state and traces (a new sequence starts)."""
+        self.neuron.reset()
+        self.trx = None
+        self.trpsi = None
+
+
+class LeakyReadout(nn.Module):
+    """Non-spiking leaky integrator readout: ``u <- leak * u + W x + b``; the logits are ``u``.
+
+    In ``"stllr"`` mode the input trace ``trx <- lambda_pre * trx + x`` replaces
+    ``x`` in the weight gradient and ``u[t-1]`` is detached; with
+    ``lambda_pre == leak`` that is exactly BPTT's gradient (spec section 3.6).
+
+    Args:
+        in_features, out_features: ``N_in`` -> ``N_out`` (classes).
+        leak: membrane decay per step (sigmoid(5) = 0.9933 in the S-TLLR SHD net).
+        lambda_pre: input trace decay in S-TLLR mode.
+    """
+
+    def __init__(self, in_features: int, out_features: int, leak: float = 0.9933, lambda_pre: float = 0.99) -> None:
+        super().__init__()
+        self.synapse = Synapse(SynapseGeometry("linear"), in_features, out_features, ws=False)
+        self.leak = leak
+        self.lambda_pre = lambda_pre
+        self.rule = "bptt"
+        self.u: torch.Tensor | None = None
+        self.trx: torch.Tensor | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.rule == "bptt":
+            current = self.synapse(x)
+        else:
+            x_now = x.detach()
+            self.trx = x_now.clone() if self.trx is None else self.lambda_pre * self.trx + x_now
+            current = self.synapse.add_bias(
+                causal_synapse(x, self.trx, self.synapse.weight, self.synapse.geometry, 1.0))
+        u_prev = self.u if self.rule == "bptt" or self.u is None else self.u.detach()
+        self.u = current if u_prev is None else self.leak * u_prev + current
+        return self.u
+
+    def reset(self) -> None:
+        self.u = None
+        self.trx = None
+
+
+@dataclass
+class SequenceResult:
+    """What one S-TLLR sequence produced: summed logits ``(B, classes)``, mean window loss, backward calls."""
+
+    logits: torch.Tensor
+    loss: float
+    backward_calls: int
+
+
+def stllr_sequence(net: nn.Module, frames: torch.Tensor, labels: torch.Tensor,
+                   optimizer: torch.optim.Optimizer | None, window: int, online: bool = False,
+                   scaler: torch.amp.GradScaler | None = None) -> SequenceResult:
+    """Run ``frames`` ``(T, B, ...)`` through ``net`` (a step-wise module in ``"stllr"`` mode).
+
+    The last ``window`` steps (``T_l``) each backpropagate ``CE(logits[t], labels)``
+    through the layers of that step only; earlier steps only feed the traces.
+    With ``optimizer`` given, gradients are zeroed at the start and the optimizer
+    steps once at the end (``online``: after each window step). ``net`` must have
+    been ``reset()`` for this batch. Returns the logits summed over all steps.
+    """
+    steps = frames.shape[0]
+    first = steps - max(0, min(window, steps))
+    if optimizer is not None:
+        optimizer.zero_grad(set_to_none=True)
+    total = None
+    losses = []
+    for t in range(steps):
+        learn = optimizer is not None and t >= first
+        with torch.set_grad_enabled(learn):
+            logits = net(frames[t])
+            if learn:
+                loss = F.cross_entropy(logits.float(), labels)
+                (scaler.scale(loss) if scaler is not None else loss).backward()
+                losses.append(float(loss.detach()))
+                if online:
+                    _optimizer_step(optimizer, scaler)
+                    optimizer.zero_grad(set_to_none=True)
+        logits = logits.detach().float()
+        total = logits if total is None else total + logits
+    if optimizer is not None and not online and losses:
+        _optimizer_step(optimizer, scaler)
+    return SequenceResult(total, sum(losses) / len(losses) if losses else float("nan"), len(losses))
+
+
+def _optimizer_step(optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler | None) -> None:
+    if scaler is None:
+        optimizer.step()
+    else:
+        scaler.step(optimizer)
+        scaler.update()
