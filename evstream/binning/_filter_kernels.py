@@ -1,0 +1,119 @@
+"""Numba kernels of the stateful event filters (``@njit`` only).
+
+Each kernel reads the field views ``t`` (int64 µs), ``x``, ``y`` (uint16
+pixels) of a packet, updates its per-pixel state array in place (shape
+``(H, W)``, indexed ``[y, x]``) and copies the kept events from ``raw_in`` to
+``raw_out``: the packet viewed as uint64 ``(n, 2)`` (one 16-byte event per row),
+so a kept event is two word copies. Kernels return the number of kept events;
+events outside the ``(H, W)`` state are dropped (they cannot come from this
+sensor).
+"""
+
+from __future__ import annotations
+
+from numba import njit
+
+
+@njit(cache=True, nogil=True)
+def _copy(raw_in, raw_out, i, j):
+    raw_out[j, 0] = raw_in[i, 0]
+    raw_out[j, 1] = raw_in[i, 1]
+
+
+@njit(cache=True, nogil=True)
+def refractory_filter(t, x, y, last, period_us, raw_in, raw_out):
+    """Keep an event when ``t - last[y, x] > period_us``; ``last`` is updated by every event.
+
+    As in tonic's ``RefractoryPeriod``, a dropped event restarts the pixel's
+    refractory period. ``last`` int64 ``(H, W)``, ``NEVER_US`` = no event yet.
+    """
+    h, w = last.shape
+    j = 0
+    for i in range(t.shape[0]):
+        xi = x[i]
+        yi = y[i]
+        if xi >= w or yi >= h:
+            continue
+        if t[i] - last[yi, xi] > period_us:
+            _copy(raw_in, raw_out, i, j)
+            j += 1
+        last[yi, xi] = t[i]
+    return j
+
+
+@njit(cache=True, nogil=True)
+def background_activity_filter(t, x, y, last, window_us, eight, raw_in, raw_out):
+    """Keep an event when a neighbour pixel fired less than ``window_us`` µs before it.
+
+    Neighbours are the 4 edge neighbours, plus the 4 diagonal ones when
+    ``eight`` is true; the pixel itself does not count. ``last`` int64
+    ``(H, W)`` holds each pixel's latest timestamp and is updated by every
+    event (kept or not), as in tonic's ``Denoise``.
+    """
+    h, w = last.shape
+    j = 0
+    for i in range(t.shape[0]):
+        xi = x[i]
+        yi = y[i]
+        if xi >= w or yi >= h:
+            continue
+        ti = t[i]
+        last[yi, xi] = ti
+        support = False
+        for dy in range(-1, 2):
+            yy = yi + dy
+            if yy < 0 or yy >= h:
+                continue
+            for dx in range(-1, 2):
+                xx = xi + dx
+                if xx < 0 or xx >= w or (dx == 0 and dy == 0):
+                    continue
+                if not eight and dx != 0 and dy != 0:
+                    continue
+                if ti - last[yy, xx] < window_us:
+                    support = True
+        if support:
+            _copy(raw_in, raw_out, i, j)
+            j += 1
+    return j
+
+
+@njit(cache=True, nogil=True)
+def mask_filter(x, y, mask, raw_in, raw_out):
+    """Keep events whose pixel has ``mask[y, x] == 0`` (``mask`` uint8 ``(H, W)``, 1 = masked)."""
+    h, w = mask.shape
+    j = 0
+    for i in range(x.shape[0]):
+        xi = x[i]
+        yi = y[i]
+        if xi < w and yi < h and mask[yi, xi] == 0:
+            _copy(raw_in, raw_out, i, j)
+            j += 1
+    return j
+
+
+@njit(cache=True, nogil=True)
+def decimation_filter(x, y, counter, n, raw_in, raw_out):
+    """Keep every ``n``-th event of each pixel (``counter`` int64 ``(H, W)``, events since the last kept one)."""
+    h, w = counter.shape
+    j = 0
+    for i in range(x.shape[0]):
+        xi = x[i]
+        yi = y[i]
+        if xi >= w or yi >= h:
+            continue
+        counter[yi, xi] += 1
+        if counter[yi, xi] >= n:
+            counter[yi, xi] = 0
+            _copy(raw_in, raw_out, i, j)
+            j += 1
+    return j
+
+
+@njit(cache=True, nogil=True)
+def count_pixels(x, y, counts):
+    """``counts[y, x] += 1`` per event (``counts`` int64 ``(H, W)``; outside events ignored)."""
+    h, w = counts.shape
+    for i in range(x.shape[0]):
+        if x[i] < w and y[i] < h:
+            counts[y[i], x[i]] += 1

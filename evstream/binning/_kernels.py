@@ -1,0 +1,128 @@
+"""Numba kernels that bin events into frames (``@njit`` only, no Python objects).
+
+Shared conventions:
+
+* ``t`` int64 µs, ``x``/``y`` uint16 pixels, ``p`` uint8 (0 OFF, 1 ON): the
+  field views of an :data:`evstream.events.EVENT_DTYPE` array, length ``n``.
+* ``bounds`` int64 ``(S + 1,)``: slot ``s`` of the output receives events
+  ``bounds[s]:bounds[s + 1]`` (one slot is one frame / one window).
+* ``xmap`` / ``ymap`` int32 ``(65536,)``: sensor column / row -> output column /
+  row, or -1 for pixels outside the crop (or outside the sensor). They fuse
+  cropping and spatial downsampling into one table lookup and make any uint16
+  coordinate safe to index with.
+* ``frames`` ``(S, C, H, W)``: preallocated output, accumulated into (callers
+  zero it or pass the partial frame of the open window).
+
+Kernels never allocate per event and hold no state of their own: every state
+array (last timestamps of a time surface) is passed in and mutated in place.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+NEVER_US = np.int64(-(2**62))
+"""Timestamp (µs) that marks "no event yet" in per-pixel state arrays."""
+
+
+@njit(cache=True, nogil=True)
+def accumulate_windows(x, y, p, bounds, xmap, ymap, channel, weight, frames):
+    """Add ``weight[p]`` at ``frames[s, channel[p], ymap[y], xmap[x]]`` per event.
+
+    Args:
+        channel: int64 ``(256,)`` output channel per polarity value.
+        weight: ``(256,)`` value added per polarity value (1 for counts,
+            -1/+1 for signed frames), same dtype as ``frames``.
+
+    Count, signed, binary (clipped afterwards) and rate (scaled afterwards)
+    frames are all this kernel with other ``channel``/``weight`` tables.
+    """
+    for s in range(bounds.shape[0] - 1):
+        frame = frames[s]
+        for i in range(bounds[s], bounds[s + 1]):
+            c = xmap[x[i]]
+            r = ymap[y[i]]
+            if c >= 0 and r >= 0:
+                pi = p[i]
+                frame[channel[pi], r, c] += weight[pi]
+
+
+@njit(cache=True, nogil=True)
+def voxel_windows(t, x, y, p, bounds, t0, span_us, xmap, ymap, frames):
+    """Voxel grid with bilinear interpolation in time (Zhu et al. 2019).
+
+    Slot ``s`` covers ``[t0 + s * span_us, t0 + (s + 1) * span_us)``; with
+    ``B = frames.shape[1]`` time bins an event at ``t`` sits at
+    ``u = B * (t - start) / span_us`` and adds ``pol * (1 - frac(u))`` to bin
+    ``floor(u)`` and ``pol * frac(u)`` to bin ``floor(u) + 1`` (bins ``>= B``
+    are dropped), ``pol`` = +1 ON / -1 OFF. This is tonic's ``ToVoxelGrid``
+    normalisation with a fixed span instead of the first-to-last event span.
+    """
+    n_bins = frames.shape[1]
+    for s in range(bounds.shape[0] - 1):
+        frame = frames[s]
+        start = t0 + s * span_us
+        for i in range(bounds[s], bounds[s + 1]):
+            c = xmap[x[i]]
+            r = ymap[y[i]]
+            if c < 0 or r < 0 or t[i] < start:
+                continue
+            u = float(n_bins) * float(t[i] - start) / float(span_us)
+            b = int(u)
+            du = u - b
+            pol = 1.0 if p[i] else -1.0
+            if b < n_bins:
+                frame[b, r, c] += pol * (1.0 - du)
+            if b + 1 < n_bins:
+                frame[b + 1, r, c] += pol * du
+
+
+@njit(cache=True, nogil=True)
+def time_surface_windows(t, x, y, p, bounds, t0, window_us, tau_us, xmap, ymap, last, frames):
+    """Per-polarity time surfaces sampled at the end of each slot.
+
+    ``last`` int64 ``(2, H, W)`` holds the latest timestamp per (polarity, row,
+    column) (``NEVER_US`` before the first event) and persists across calls.
+    Slot ``s`` ends at ``e = t0 + (s + 1) * window_us``; its frame is
+    ``exp(-(e - last) / tau_us)`` (0 where no event was seen). Pass
+    ``frames`` with zero slots to only update ``last``.
+    """
+    n_slots = bounds.shape[0] - 1
+    for s in range(n_slots):
+        for i in range(bounds[s], bounds[s + 1]):
+            c = xmap[x[i]]
+            r = ymap[y[i]]
+            if c >= 0 and r >= 0:
+                last[1 if p[i] else 0, r, c] = t[i]
+        if s < frames.shape[0]:
+            end = t0 + (s + 1) * window_us
+            frame = frames[s]
+            for ch in range(last.shape[0]):
+                for r in range(last.shape[1]):
+                    for c in range(last.shape[2]):
+                        lt = last[ch, r, c]
+                        if lt != NEVER_US:
+                            frame[ch, r, c] = np.exp(-float(end - lt) / tau_us)
+
+
+@njit(cache=True, nogil=True)
+def window_bounds(t, lo, first_edge, window_us, bounds):
+    """Cut sorted ``t[lo:]`` at the edges ``first_edge + k * window_us``.
+
+    Writes ``bounds[0] = lo`` and ``bounds[k + 1]`` = index of the first event
+    at or after edge ``k`` (binary search; ``t`` may be a strided view).
+    """
+    bounds[0] = lo
+    n = t.shape[0]
+    for k in range(bounds.shape[0] - 1):
+        edge = first_edge + k * window_us
+        a = bounds[k]
+        b = n
+        while a < b:
+            m = (a + b) >> 1
+            if t[m] < edge:
+                a = m + 1
+            else:
+                b = m
+        bounds[k + 1] = a

@@ -1,0 +1,311 @@
+"""Stateful binners: event packets in, :class:`~evstream.packets.FramePacket` out, online.
+
+Every binner follows the packet contract of :mod:`evstream.events`: packets
+arrive in time order, may be empty and cover ``[t_start, t_end)`` µs. A binner
+never looks back and never waits for the end of the stream:
+
+* Time windows have absolute edges ``origin_us + k * stride_us``; the first
+  window is the one containing the first packet's ``t_start``. A window's
+  frame leaves as soon as a packet's ``t_end`` (an event, or a clock tick: an
+  empty packet covering time) reaches the window's end. Windows without events
+  give empty frames, so the frame rate is constant.
+* ``flush()`` (end of stream) emits the window that was still open, if the
+  stream reached into it, then resets the binner.
+* Results do not depend on how the stream was cut into packets.
+
+Binners are also tonic transforms: calling one on a whole recording (a tonic
+or evstream structured array) returns its ``(N, C, H, W)`` frames.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import replace
+from math import gcd
+
+import numpy as np
+
+from evstream.binning import _kernels
+from evstream.binning.config import BinningError, FrameConfig
+from evstream.binning.representations import Accumulated, Representation, make_representation
+from evstream.binning.tonic_interop import TonicTransform
+from evstream.events import EventPacket
+from evstream.packets import FramePacket
+
+__all__ = ["CountBinner", "FrameBinner", "SlidingBinner", "TimeBinner", "make_binner"]
+
+
+def _fields(events: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    return events["t"], events["x"], events["y"], events["p"]
+
+
+class FrameBinner(TonicTransform):
+    """Base: output allocation (numpy or torch, optionally pinned) and packet numbering."""
+
+    def __init__(self, config: FrameConfig) -> None:
+        self.config = config
+        self.width = config.width
+        self.height = config.height
+        self.frame_dtype = np.dtype(config.dtype)
+        self._seq = 0
+        if config.pin_memory:
+            import torch
+
+            if not torch.cuda.is_available():
+                raise BinningError("pin_memory=True needs a CUDA device (torch.cuda.is_available() is False); "
+                                   "drop pin_memory")
+
+    def process(self, packet: EventPacket) -> list[FramePacket]:
+        """Frames of every window this packet completed (possibly none), in time order."""
+        raise NotImplementedError
+
+    def flush(self) -> list[FramePacket]:
+        """The frame of the window still open at end of stream (if any); resets the binner."""
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        """Forget the stream (a new stream may start at any time)."""
+        self._seq = 0
+
+    def allocate(self, n: int) -> tuple[object, np.ndarray]:
+        """Zeroed frames ``(n, C, H, W)``: ``(container, numpy view of the same memory)``."""
+        shape = (n, *self.config.frame_shape)
+        if self.config.output == "torch":
+            import torch
+
+            tensor = torch.zeros(shape, dtype=getattr(torch, self.frame_dtype.name), pin_memory=self.config.pin_memory)
+            return tensor, tensor.numpy()
+        array = np.zeros(shape, dtype=self.frame_dtype)
+        return array, array
+
+    def _packet(self, data: object, t_start: np.ndarray, t_end: np.ndarray) -> FramePacket:
+        packet = FramePacket(data, t_start, t_end, self._seq)
+        self._seq += 1
+        return packet
+
+    def _tonic_result(self, packets: list[FramePacket], events: np.ndarray) -> np.ndarray:
+        if not packets:
+            return np.zeros((0, *self.config.frame_shape), dtype=self.frame_dtype)
+        return np.concatenate([np.asarray(p.data) for p in packets])
+
+
+class TimeBinner(FrameBinner):
+    """Tumbling time windows of ``window_us`` µs with absolute edges (any representation).
+
+    >>> binner = TimeBinner(FrameConfig(width=128, height=128, window_us=10_000))
+    >>> frames = binner.process(packet)      # FramePackets of the windows that ended
+    >>> frames += binner.flush()             # at end of stream: the open window
+    """
+
+    def __init__(self, config: FrameConfig, representation: Representation | None = None) -> None:
+        if config.sliding or config.event_count is not None:
+            raise BinningError("TimeBinner takes tumbling time windows; use make_binner(config)")
+        super().__init__(config)
+        self.rep = representation or make_representation(config)
+        self.frame_dtype = self.rep.dtype
+        self._k: int | None = None  # index of the open window
+        self._covered = 0  # µs: the stream is complete before this time
+
+    @property
+    def covered_us(self) -> int:
+        """The stream is complete before this time (µs): the latest packet end seen."""
+        return self._covered
+
+    @property
+    def open_window_start(self) -> int | None:
+        """Start (µs) of the window that is still open, ``None`` before the first packet."""
+        return None if self._k is None else self.config.origin_us + self._k * self.config.window_us
+
+    def reset(self) -> None:
+        super().reset()
+        self.rep.reset()
+        self._k = None
+        self._covered = 0
+
+    def process(self, packet: EventPacket) -> list[FramePacket]:
+        cfg = self.config
+        origin, w = cfg.origin_us, cfg.window_us
+        t, x, y, p = _fields(packet.events)
+        n = len(t)
+        if self._k is None:
+            self._k = (packet.t_start - origin) // w
+            self._covered = packet.t_start
+        start = origin + self._k * w
+        if n and t[0] < start:
+            raise BinningError(f"events at {int(t[0])} µs arrive after the window starting at {start} µs "
+                               "was started: packets must come in time order (reset() the binner on a rewind)")
+        end = max(packet.t_end, self._covered, int(t[-1]) + 1 if n else 0)
+        k_end = (end - origin) // w  # windows before k_end are complete
+        out = []
+        lo = 0
+        while self._k < k_end:
+            m = min(k_end - self._k, cfg.max_frames)
+            start = origin + self._k * w
+            bounds = np.empty(m + 1, dtype=np.int64)
+            _kernels.window_bounds(t, lo, start + w, w, bounds)
+            data, frames = self.allocate(m)
+            self.rep.complete(t, x, y, p, bounds, start, w, frames)
+            starts = start + w * np.arange(m, dtype=np.int64)
+            out.append(self._packet(data, starts, starts + w))
+            self._k += m
+            lo = int(bounds[-1])
+        self.rep.partial(t, x, y, p, lo, n, origin + self._k * w, w)
+        self._covered = end
+        return out
+
+    def flush(self) -> list[FramePacket]:
+        out = []
+        start = self.open_window_start
+        if start is not None and self._covered > start:
+            data, frames = self.allocate(1)
+            self.rep.pending(frames, start, self.config.window_us)
+            out.append(self._packet(data, np.array([start]), np.array([start + self.config.window_us])))
+        self.reset()
+        return out
+
+
+class SlidingBinner(FrameBinner):
+    """Windows of ``window_us`` µs starting every ``stride_us`` µs (count, signed, binary, rate).
+
+    Events are binned once into base bins of ``gcd(window, stride)`` µs (exact
+    int32 sums); a frame is the sum of the base bins it spans, emitted when its
+    last base bin ends. The first frame starts at the last stride edge at or
+    before the first packet's ``t_start``.
+    """
+
+    def __init__(self, config: FrameConfig) -> None:
+        if not config.sliding:
+            raise BinningError("SlidingBinner needs stride_us different from window_us")
+        super().__init__(config)
+        self.base_us = gcd(config.window_us, config.stride)
+        base_config = replace(config, window_us=self.base_us, stride_us=None, output="numpy", pin_memory=False)
+        self.raw = Accumulated(base_config, raw=True)
+        self.base = TimeBinner(base_config, self.raw)
+        self.finisher = Accumulated(config)  # clipping / scaling of the summed frames
+        self._ring: deque[tuple[int, np.ndarray]] = deque()
+        self._next: int | None = None  # start (µs) of the next frame to emit
+
+    def reset(self) -> None:
+        super().reset()
+        self.base.reset()
+        self._ring.clear()
+        self._next = None
+
+    def process(self, packet: EventPacket) -> list[FramePacket]:
+        if self._next is None:
+            origin, stride = self.config.origin_us, self.config.stride
+            self._next = origin + (packet.t_start - origin) // stride * stride
+            self.base.process(EventPacket(packet.events[:0], self.width, self.height, self._next, self._next))
+        return self._emit(self.base.process(packet), final=False)
+
+    def flush(self) -> list[FramePacket]:
+        covered = self.base.covered_us
+        out = self._emit(self.base.flush(), final=True, covered=covered) if self._next is not None else []
+        self.reset()
+        return out
+
+    def _emit(self, bases: list[FramePacket], final: bool, covered: int = 0) -> list[FramePacket]:
+        window = self.config.window_us
+        keep = window // self.base_us
+        sums: list[tuple[int, np.ndarray]] = []
+        for packet in bases:
+            for start, frame in zip(packet.t_start.tolist(), packet.data):
+                self._ring.append((start, frame))
+                if len(self._ring) > keep:
+                    self._ring.popleft()
+                while self._next + window <= start + self.base_us:
+                    sums.append(self._take())
+        while final and self._next < covered:
+            sums.append(self._take())
+        return [self._pack(sums[i:i + self.config.max_frames]) for i in range(0, len(sums), self.config.max_frames)]
+
+    def _take(self) -> tuple[int, np.ndarray]:
+        """Sum of the base bins inside the next frame's window; advances to the following frame."""
+        fs, window = self._next, self.config.window_us
+        total = np.zeros(self.config.frame_shape, dtype=np.int32)
+        for start, base in self._ring:
+            if fs <= start < fs + window:
+                total += base
+        self._next += self.config.stride
+        return fs, total
+
+    def _pack(self, sums: list[tuple[int, np.ndarray]]) -> FramePacket:
+        data, frames = self.allocate(len(sums))
+        for frame, (_, total) in zip(frames, sums):
+            frame[...] = total
+        self.finisher.finish(frames, self.config.window_us)
+        t0 = np.array([fs for fs, _ in sums], dtype=np.int64)
+        return self._packet(data, t0, t0 + self.config.window_us)
+
+
+class CountBinner(FrameBinner):
+    """Windows of ``event_count`` events (count, signed, binary).
+
+    Frame ``i`` covers ``[t of its first event, t of its last event + 1)`` µs.
+    Only events complete a frame (clock ticks do not); ``flush()`` emits the
+    partial last frame if it holds any event.
+    """
+
+    def __init__(self, config: FrameConfig) -> None:
+        if config.event_count is None:
+            raise BinningError("CountBinner needs event_count")
+        super().__init__(config)
+        self.rep = make_representation(config)
+        self._held = 0  # events in the open frame
+        self._held_t0 = 0  # µs, time of its first event
+        self._last_t = 0
+
+    def reset(self) -> None:
+        super().reset()
+        self.rep.reset()
+        self._held = 0
+
+    def process(self, packet: EventPacket) -> list[FramePacket]:
+        t, x, y, p = _fields(packet.events)
+        n = len(t)
+        if n == 0:
+            return []
+        count = self.config.event_count
+        first_cut = count - self._held  # events that complete the open frame
+        n_frames = 0 if n < first_cut else 1 + (n - first_cut) // count
+        out = []
+        lo = 0
+        done = 0
+        while done < n_frames:
+            m = min(n_frames - done, self.config.max_frames)
+            cuts = first_cut + count * np.arange(done, done + m, dtype=np.int64)
+            bounds = np.concatenate([[lo], cuts]).astype(np.int64)
+            data, frames = self.allocate(m)
+            self.rep.complete(t, x, y, p, bounds, 0, 1, frames)
+            t_start = t[bounds[:-1]].astype(np.int64)
+            if done == 0 and self._held:
+                t_start[0] = self._held_t0
+            out.append(self._packet(data, t_start, t[cuts - 1].astype(np.int64) + 1))
+            done += m
+            lo = int(cuts[-1])
+            self._held = 0
+        if lo < n:
+            if self._held == 0:
+                self._held_t0 = int(t[lo])
+            self.rep.partial(t, x, y, p, lo, n, 0, 1)
+            self._held += n - lo
+        self._last_t = int(t[-1])
+        return out
+
+    def flush(self) -> list[FramePacket]:
+        out = []
+        if self._held:
+            data, frames = self.allocate(1)
+            self.rep.pending(frames, 0, 1)
+            out.append(self._packet(data, np.array([self._held_t0]), np.array([self._last_t + 1])))
+        self.reset()
+        return out
+
+
+def make_binner(config: FrameConfig) -> FrameBinner:
+    """The binner for ``config``: event-count, sliding or tumbling time windows."""
+    if config.event_count is not None:
+        return CountBinner(config)
+    if config.sliding:
+        return SlidingBinner(config)
+    return TimeBinner(config)
