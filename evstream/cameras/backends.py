@@ -177,6 +177,7 @@ class _NdStream(CameraStream):
             if ring is None and ev is None:
                 yield None
                 continue
+            # The ring reports a running total of packets it dropped; count the increase.
             drops = int(getattr(ring, "dropped_packets", seen_drops))
             new_drops, seen_drops = max(drops - seen_drops, 0), max(drops, seen_drops)
             events = _events_from(ev["t"], ev["x"], ev["y"], ev["on"]) if ev is not None else np.empty(0, EVENT_DTYPE)
