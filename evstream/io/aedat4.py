@@ -1,0 +1,188 @@
+"""AEDAT 4 (iniVation DV, dv-processing): reader and streaming writer.
+
+File layout (``shared/spec/formats.md`` section 4): the line ``#!AER-DAT4.0\\r\\n``,
+a uint32 length and an ``IOHeader`` flatbuffer (compression, data-table position,
+XML stream description), then packets ``(int32 stream id, int32 size, payload)``.
+Each payload is an LZ4 frame, a zstd frame or raw bytes holding one size-prefixed
+flatbuffer; ``EVTS`` packets hold 16-byte events laid out exactly like
+:data:`evstream.events.EVENT_DTYPE`, so valid packets are handed out without a copy.
+
+The reader picks the first ``EVTS`` stream (or the one named by ``stream``) and
+skips the packets of every other stream (frames, IMU, triggers) without
+decompressing them; :attr:`Aedat4Decoder.streams` lists them all.
+"""
+
+from __future__ import annotations
+
+import struct
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+
+from evstream.events import EVENT_DTYPE
+from evstream.io import flatbuffers as fb
+from evstream.io.decoder import CHUNK_BYTES, Decoder
+from evstream.io.errors import FormatError
+from evstream.io.record_kernels import first_invalid, sanitize
+
+__all__ = ["MAGIC", "Aedat4Decoder", "COMPRESSIONS"]
+
+MAGIC = b"#!AER-DAT4.0\r\n"
+COMPRESSIONS = {0: "none", 1: "lz4", 2: "lz4-high", 3: "zstd", 4: "zstd-high"}
+MAX_HEADER_BYTES = 1 << 26
+MAX_PACKET_BYTES = 1 << 30
+_PACKET_HEADER = struct.Struct("<ii")
+
+
+def _decompressor(compression: int):  # noqa: ANN202 - returns a callable bytes -> bytes
+    if compression in (1, 2):
+        import lz4.frame
+
+        return lz4.frame.decompress
+    if compression in (3, 4):
+        import zstandard
+
+        def unzstd(data: bytes) -> bytes:
+            return zstandard.ZstdDecompressor().decompressobj().decompress(data)
+
+        return unzstd
+    return bytes
+
+
+def parse_streams(xml: str) -> list[dict[str, Any]]:
+    """The streams of an AEDAT 4 infoNode: ``id``, ``type`` (``EVTS``...), ``name``, ``width``, ``height``, ``source``."""
+    root = ET.fromstring(xml)
+    streams = []
+    for node in root.iter("node"):
+        attrs = {a.get("key"): (a.text or "") for a in node.findall("attr")}
+        if "typeIdentifier" not in attrs or not (node.get("name") or "").isdigit():
+            continue
+        info = next((n for n in node.findall("node") if n.get("name") == "info"), None)
+        iattrs = {a.get("key"): (a.text or "") for a in info.findall("attr")} if info is not None else {}
+        streams.append({
+            "id": int(node.get("name")),
+            "type": attrs["typeIdentifier"].strip(),
+            "name": attrs.get("originalOutputName", ""),
+            "width": int(iattrs["sizeX"]) if iattrs.get("sizeX", "").strip().isdigit() else None,
+            "height": int(iattrs["sizeY"]) if iattrs.get("sizeY", "").strip().isdigit() else None,
+            "source": iattrs.get("source", ""),
+        })
+    return streams
+
+
+def parse_event_packet(buf: bytes) -> np.ndarray:
+    """Zero-copy events of a decompressed size-prefixed ``EVTS`` flatbuffer (raises BufferError)."""
+    if len(buf) < 12 or buf[8:12] != b"EVTS":
+        raise BufferError(f"not an EVTS packet (type identifier {bytes(buf[8:12])!r})")
+    table = fb.root_table(buf, 4)
+    field = fb.table_field(buf, table, 0)
+    if field is None:
+        return np.empty(0, EVENT_DTYPE)
+    vec = field + fb.read_u32(buf, field)
+    n = fb.read_u32(buf, vec)
+    if vec + 4 + 16 * n > len(buf):
+        raise BufferError(f"{n} events run past the {len(buf)}-byte packet")
+    return np.frombuffer(buf, EVENT_DTYPE, count=n, offset=vec + 4)
+
+
+class Aedat4Decoder(Decoder):
+    """AEDAT 4 file; ``stream`` picks an events stream by id or output name (default: the first)."""
+
+    name = "aedat4"
+    description = "iniVation AEDAT 4 (DV, dv-processing)"
+
+    def __init__(self, path: Path, fh: BinaryIO, width: int | None, height: int | None,
+                 chunk_bytes: int = CHUNK_BYTES, stream: int | str | None = None) -> None:
+        super().__init__(path, fh, width, height, chunk_bytes)
+        fh.seek(0)
+        head = fh.read(len(MAGIC) + 4)
+        if len(head) < len(MAGIC) + 4 or head[:len(MAGIC)] != MAGIC:
+            raise self.error("not an AEDAT 4 file (no #!AER-DAT4.0 line and header length)", 0)
+        (size,) = struct.unpack_from("<I", head, len(MAGIC))
+        if size > MAX_HEADER_BYTES:
+            raise self.error(f"IOHeader length {size} bytes is implausible", len(MAGIC))
+        header = fh.read(size)
+        if len(header) < size:
+            raise self.error(f"the file ends inside the {size}-byte IOHeader", len(head))
+        try:
+            table = fb.root_table(header)
+            pos = fb.table_field(header, table, 0)
+            self.compression = struct.unpack_from("<i", header, pos)[0] if pos is not None else 0
+            pos = fb.table_field(header, table, 1)
+            self.table_position = struct.unpack_from("<q", header, pos)[0] if pos is not None else -1
+            pos = fb.table_field(header, table, 2)
+            xml = fb.read_string(header, pos).decode("utf-8", "replace") if pos is not None else ""
+            self.streams = parse_streams(xml) if xml else []
+        except (BufferError, struct.error, ET.ParseError, ValueError) as exc:
+            raise self.error(f"damaged IOHeader ({exc})", len(head)) from None
+        if self.compression not in COMPRESSIONS:
+            raise self.error(f"unknown compression {self.compression} in the IOHeader", len(head))
+        self.data_offset = len(head) + size
+        self.events_stream = self._pick(stream)
+        if width is None and height is None and self.events_stream["width"] and self.events_stream["height"]:
+            self.width, self.height = self.events_stream["width"], self.events_stream["height"]
+        self.metadata = {"compression": COMPRESSIONS[self.compression], "streams": self.streams,
+                         "events_stream": self.events_stream["id"], "data_table_position": self.table_position}
+
+    def _pick(self, stream: int | str | None) -> dict[str, Any]:
+        events = [s for s in self.streams if s["type"] == "EVTS"]
+        if stream is not None:
+            events = [s for s in events if stream in (s["id"], s["name"], str(s["id"]))]
+        if not events:
+            listed = ", ".join(f"{s['id']}:{s['name']}({s['type']})" for s in self.streams) or "none"
+            want = f" named {stream!r}" if stream is not None else ""
+            raise self.error(f"no events (EVTS) stream{want} (streams: {listed})")
+        return events[0]
+
+    def blocks(self) -> Iterator[np.ndarray]:
+        fh = self.fh
+        decompress = _decompressor(self.compression)
+        end = fh.seek(0, 2)
+        if self.table_position >= self.data_offset:
+            end = min(end, self.table_position)
+        offset = self.data_offset
+        fh.seek(offset)
+        want = self.events_stream["id"]
+        w, h = self.limits
+        state = np.zeros(2, np.int64)
+        state[0] = np.iinfo(np.int64).min
+        while offset < end:
+            head = fh.read(8)
+            if len(head) < 8:
+                self.warn_partial("the file ends inside a packet header", offset)
+                break
+            stream_id, size = _PACKET_HEADER.unpack(head)
+            if size < 0 or size > MAX_PACKET_BYTES:
+                raise self.error(f"bad packet size {size}", offset)
+            if offset + 8 + size > end:
+                self.warn_partial(f"packet of {size} bytes runs past the end of the file", offset)
+                break
+            if stream_id != want:
+                fh.seek(size, 1)
+                offset += 8 + size
+                continue
+            payload = fh.read(size)
+            try:
+                events = parse_event_packet(decompress(payload))
+            except (BufferError, RuntimeError, ValueError, MemoryError, OverflowError) as exc:
+                raise FormatError(self.path, f"damaged events packet ({type(exc).__name__}: {exc})", offset) from None
+            except Exception as exc:  # zstandard.ZstdError and lz4 errors have no common base
+                if type(exc).__module__.split(".")[0] not in ("zstandard", "lz4", "_lz4"):
+                    raise
+                raise FormatError(self.path, f"damaged events packet ({exc})", offset) from None
+            offset += 8 + size
+            if not len(events):
+                continue
+            raw = events.view(np.int64).reshape(-1, 2)
+            if first_invalid(raw, state[0], w, h) < 0:
+                state[0] = raw[-1, 0]
+                yield events
+            else:
+                out = np.empty(len(events), EVENT_DTYPE)
+                n = sanitize(raw, out.view(np.int64).reshape(-1, 2), state, w, h)
+                if n:
+                    yield out[:n]
+        self.dropped = int(state[1])

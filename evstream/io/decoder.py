@@ -1,0 +1,141 @@
+"""The decoder protocol shared by every format, and the chunked byte reading they use.
+
+A :class:`Decoder` parses a file's header in its constructor (so geometry and
+metadata are known before any event) and then yields decoded event blocks from
+:meth:`Decoder.blocks`, reading the file in chunks of ``chunk_bytes`` so memory
+stays constant whatever the file size. Stateful formats keep their decoder
+state across chunks, so block boundaries never change the events.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, BinaryIO, ClassVar
+
+import numpy as np
+
+from evstream.events import EVENT_DTYPE
+from evstream.io.errors import FormatError, PartialReadWarning
+
+__all__ = ["CHUNK_BYTES", "Decoder", "NO_LIMIT", "decode_chunks", "read_text_header"]
+
+CHUNK_BYTES = 1 << 22
+"""Default read size (4 MiB): large enough that Python overhead vanishes, small enough for cache and memory."""
+NO_LIMIT = 1 << 16
+"""Pixel limit passed to kernels when the geometry is unknown (nothing is dropped)."""
+MAX_HEADER_LINE = 1 << 20
+
+
+class Decoder:
+    """Base class of a format decoder (one per format, see :mod:`evstream.io.formats`).
+
+    Subclasses set ``name`` and ``description``, parse the header in ``__init__``
+    (raise :class:`FormatError` on a bad header) and implement :meth:`blocks`.
+
+    Attributes:
+        path: the file.
+        width, height: sensor size in pixels from the header or the caller, ``None`` if unknown.
+        metadata: header facts (dict of str -> JSON-able values).
+        dropped: events dropped so far because they fell outside ``width x height``.
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+
+    def __init__(self, path: Path, fh: BinaryIO, width: int | None, height: int | None,
+                 chunk_bytes: int = CHUNK_BYTES) -> None:
+        self.path = path
+        self.fh = fh
+        self.width = width
+        self.height = height
+        self.chunk_bytes = chunk_bytes
+        self.metadata: dict[str, Any] = {}
+        self.dropped = 0
+
+    @property
+    def limits(self) -> tuple[int, int]:
+        """``(width, height)`` for kernels: the geometry, or no limit when unknown."""
+        return (self.width or NO_LIMIT, self.height or NO_LIMIT)
+
+    def blocks(self) -> Iterator[np.ndarray]:
+        """Yield event arrays (:data:`EVENT_DTYPE`, times non-decreasing across blocks)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release resources other than the file handle (which the caller owns)."""
+
+    def error(self, what: str, offset: int | None = None) -> FormatError:
+        return FormatError(self.path, what, offset)
+
+    def warn_partial(self, what: str, offset: int) -> None:
+        warnings.warn(f"{self.path}: byte {offset}: {what}; the events before it were read",
+                      PartialReadWarning, stacklevel=3)
+
+
+def read_text_header(fh: BinaryIO, prefix: bytes, end_line: bytes | None = None) -> tuple[list[str], int, bool]:
+    """Read the ASCII header lines that start with ``prefix`` from the start of ``fh``.
+
+    The header ends at the first line that does not start with ``prefix`` or right
+    after ``end_line`` (stripped of whitespace). Returns ``(lines without prefix and
+    line end, data offset, cut)`` where ``cut`` is true when the file ends inside a
+    header line. ``fh`` is left at the data offset.
+    """
+    fh.seek(0)
+    lines: list[str] = []
+    offset = 0
+    while True:
+        line = fh.readline(MAX_HEADER_LINE)
+        if not line.startswith(prefix):
+            break
+        complete = line.endswith(b"\n")
+        offset += len(line)
+        lines.append(line[len(prefix):].rstrip(b"\r\n").decode("latin-1"))
+        if not complete:
+            return lines, offset, True
+        if end_line is not None and line.strip() == end_line:
+            break
+    fh.seek(offset)
+    return lines, offset, False
+
+
+def decode_chunks(decoder: Decoder, offset: int, word_dtype: str, words_per_unit: int,
+                  kernel: Callable[..., tuple[int, int]], args: tuple, events_per_unit: float,
+                  unit_name: str = "word") -> Iterator[np.ndarray]:
+    """Run a stateful decoding ``kernel`` over the file from byte ``offset`` to the end.
+
+    The file is read in chunks; a unit is ``words_per_unit`` words of ``word_dtype``
+    (a record of a fixed-size format, or one word). A partial unit at the end of a
+    chunk is carried to the next one; at the end of the file it is dropped with a
+    :class:`PartialReadWarning`. ``kernel(words, start_unit, out, *args) -> (n, next)``
+    writes into ``out`` (int64 ``(capacity, 2)``) and stops before it could overflow.
+    ``events_per_unit`` sizes the output buffers.
+    """
+    itemsize = np.dtype(word_dtype).itemsize * words_per_unit
+    fh = decoder.fh
+    fh.seek(offset)
+    chunk = max(itemsize, decoder.chunk_bytes // itemsize * itemsize)
+    buf = bytearray(chunk + itemsize)
+    carry = 0
+    pos = offset
+    while True:
+        got = fh.readinto(memoryview(buf)[carry:carry + chunk])
+        if not got:
+            break
+        total = carry + got
+        units = total // itemsize
+        words = np.frombuffer(buf, word_dtype, count=units * words_per_unit)
+        start = 0
+        while start < units:
+            cap = int((units - start) * events_per_unit) + 64
+            out = np.empty(cap, EVENT_DTYPE)
+            n, start = kernel(words, start, out.view(np.int64).reshape(-1, 2), *args)
+            if n:
+                yield out[:n] if 2 * n >= cap else out[:n].copy()
+        del words
+        carry = total - units * itemsize
+        buf[:carry] = buf[units * itemsize:total]
+        pos += units * itemsize
+    if carry:
+        decoder.warn_partial(f"the file ends inside a {itemsize}-byte {unit_name} ({carry} bytes left over)", pos)

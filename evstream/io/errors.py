@@ -1,0 +1,42 @@
+"""Errors and warnings raised while reading or writing recordings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from evstream.errors import UserError
+
+__all__ = ["FormatError", "GeometryWarning", "PartialReadWarning", "WriteError"]
+
+
+class FormatError(UserError, ValueError):
+    """A file is not a valid recording of the format it claims to be.
+
+    The one-line message names the file, the byte offset where decoding
+    stopped and what is wrong, e.g.
+    ``rec.aedat4: byte 150512: packet of 9000 bytes runs past the end of the file``.
+
+    Attributes:
+        path: the file.
+        offset: byte offset of the problem (``None`` when it is not about one place).
+        what: the problem, without file and offset.
+    """
+
+    def __init__(self, path: str | Path, what: str, offset: int | None = None) -> None:
+        where = f"{path}: " if offset is None else f"{path}: byte {offset}: "
+        super().__init__(where + what)
+        self.path = str(path)
+        self.offset = offset
+        self.what = what
+
+
+class PartialReadWarning(UserWarning):
+    """The end of a file was cut (a partial record or packet was dropped); the events before it are exact."""
+
+
+class GeometryWarning(UserWarning):
+    """The file does not state the sensor size; it was inferred from the events (max x/y + 1)."""
+
+
+class WriteError(UserError, ValueError):
+    """Events handed to a writer do not fit the file (unsorted times, pixels outside the geometry)."""

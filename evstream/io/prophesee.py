@@ -1,0 +1,171 @@
+"""Readers for Prophesee files: RAW (EVT 2.0, EVT 2.1, EVT 3.0) and DAT.
+
+Times are absolute sensor time in µs as stored (no time shifting, unlike
+OpenEB's ``EventsIterator``), plus the ``evstream_t_offset_us`` header value
+when the file was written by evstream from a recording whose clock exceeds the
+format's range. Events before the first TIME_HIGH word have no time base and
+are skipped, as OpenEB does. Byte layouts: ``shared/spec/formats.md`` sections 6-10.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+from evstream.io import prophesee_kernels as pk
+from evstream.io.decoder import CHUNK_BYTES, Decoder, decode_chunks, read_text_header
+
+__all__ = ["DatDecoder", "RawDecoder", "parse_raw_header", "raw_encoding"]
+
+OFFSET_KEY = "evstream_t_offset_us"
+"""Header key written by evstream's RAW writer: µs to add to every decoded time."""
+
+SENSOR_GEOMETRY = (
+    (re.compile(r"gen3|atis", re.I), (640, 480)),
+    (re.compile(r"gen4|imx636|evk4|evk3_hd|imx490", re.I), (1280, 720)),
+    (re.compile(r"imx8|genx320|320x320", re.I), (320, 320)),
+)
+"""Sensor size by plugin / generation name, for headers without a geometry (as OpenEB maps them)."""
+
+ENCODINGS = {"EVT2": "evt2", "EVT2.0": "evt2", "2.0": "evt2", "EVT21": "evt21", "EVT2.1": "evt21",
+             "2.1": "evt21", "EVT3": "evt3", "EVT3.0": "evt3", "3.0": "evt3"}
+
+
+def parse_raw_header(lines: list[str]) -> dict[str, str]:
+    """``% key value`` lines (prefix already stripped) as a dict; later keys win."""
+    header: dict[str, str] = {}
+    for line in lines:
+        key, _, value = line.strip().partition(" ")
+        if key and key != "end":
+            header[key] = value.strip()
+    return header
+
+
+def raw_encoding(header: dict[str, str]) -> str | None:
+    """``"evt2"``, ``"evt21"`` or ``"evt3"`` from the ``format`` (or legacy ``evt``) key."""
+    fmt = header.get("format", "").split(";")[0].strip().upper()
+    if fmt:
+        return ENCODINGS.get(fmt)
+    return ENCODINGS.get(header.get("evt", "").strip())
+
+
+def _format_options(header: dict[str, str]) -> dict[str, str]:
+    parts = header.get("format", "").split(";")[1:]
+    return dict(p.strip().split("=", 1) for p in parts if "=" in p)
+
+
+def _raw_geometry(header: dict[str, str]) -> tuple[int, int] | None:
+    opts = _format_options(header)
+    try:
+        if "width" in opts and "height" in opts:
+            return int(opts["width"]), int(opts["height"])
+        m = re.fullmatch(r"\s*(\d+)\s*x\s*(\d+)\s*", header.get("geometry", ""))
+        if m:
+            return int(m.group(1)), int(m.group(2))
+    except ValueError:
+        return None
+    names = " ".join(header.get(k, "") for k in ("plugin_name", "sensor_generation", "sensor_name"))
+    for pattern, size in SENSOR_GEOMETRY:
+        if pattern.search(names):
+            return size
+    return None
+
+
+class RawDecoder(Decoder):
+    """Prophesee RAW file: ``% key value`` header then EVT 2.0 / 2.1 / 3.0 words.
+
+    ``encoding`` (``"evt2"``, ``"evt21"``, ``"evt3"``) is used when the header does not name one
+    (headerless dumps of a camera's USB stream).
+    """
+
+    name = "raw"
+    description = "Prophesee RAW (EVT 2.0, EVT 2.1, EVT 3.0)"
+
+    def __init__(self, path: Path, fh: BinaryIO, width: int | None, height: int | None,
+                 chunk_bytes: int = CHUNK_BYTES, encoding: str | None = None) -> None:
+        super().__init__(path, fh, width, height, chunk_bytes)
+        lines, self.data_offset, cut = read_text_header(fh, b"% ", b"% end")
+        self.header = parse_raw_header(lines)
+        encoding = raw_encoding(self.header) or encoding
+        if encoding is None:
+            found = self.header.get("format") or self.header.get("evt") or "none"
+            raise self.error(f"unsupported or missing RAW encoding (format/evt header key: {found!r}); "
+                             "evstream reads EVT 2.0, EVT 2.1 and EVT 3.0", 0)
+        self.encoding = encoding
+        self.name = encoding
+        self.header_cut = cut
+        geometry = _raw_geometry(self.header)
+        if geometry is not None and width is None and height is None:
+            self.width, self.height = geometry
+        try:
+            self.t_offset = int(self.header.get(OFFSET_KEY, "0"))
+        except ValueError:
+            raise self.error(f"header key {OFFSET_KEY} is not an integer", 0) from None
+        self.metadata = {"header": self.header, "encoding": encoding, "data_offset": self.data_offset}
+
+    def blocks(self) -> Iterator[np.ndarray]:
+        if self.header_cut:
+            self.warn_partial("the file ends inside the '%' header: no event data", self.data_offset)
+            return
+        w, h = self.limits
+        if self.encoding == "evt2":
+            state = np.zeros(pk.EVT2_STATE, np.int64)
+            it = decode_chunks(self, self.data_offset, "<u4", 1, pk.decode_evt2, (state, w, h), 1.0)
+        elif self.encoding == "evt21":
+            state = np.zeros(pk.EVT2_STATE, np.int64)
+            legacy = _format_options(self.header).get("endianness", "").lower() == "legacy"
+            it = decode_chunks(self, self.data_offset, "<u8", 1, pk.decode_evt21, (state, w, h, legacy), 4.0)
+        else:
+            state = np.zeros(pk.EVT3_STATE, np.int64)
+            it = decode_chunks(self, self.data_offset, "<u2", 1, pk.decode_evt3, (state, w, h), 1.0)
+        for block in it:
+            if self.t_offset:
+                block["t"] += self.t_offset
+            yield block
+        self.dropped = int(state[-1] if self.encoding != "evt3" else state[9])
+
+
+class DatDecoder(Decoder):
+    """Prophesee DAT file: ``% key value`` header, 2 bytes (event type, size), 8-byte CD records."""
+
+    name = "dat"
+    description = "Prophesee DAT (CD events)"
+
+    def __init__(self, path: Path, fh: BinaryIO, width: int | None, height: int | None,
+                 chunk_bytes: int = CHUNK_BYTES) -> None:
+        super().__init__(path, fh, width, height, chunk_bytes)
+        lines, offset, cut = read_text_header(fh, b"% ")
+        if not lines:
+            raise self.error("no '% ' header: not a Prophesee DAT file", 0)
+        self.header = parse_raw_header(lines)
+        self.version = 1 if self.header.get("Version", "2").strip() == "1" else 2
+        type_size = fh.read(2) if not cut else b""
+        self.data_offset = offset + len(type_size)
+        self.truncated = len(type_size) < 2
+        if not self.truncated:
+            ev_type, ev_size = type_size[0], type_size[1]
+            if ev_type == 14:
+                raise self.error("holds external-trigger events (type 14), not CD events", offset)
+            if ev_type not in (0, 12) or ev_size != 8:
+                raise self.error(f"unsupported DAT event type {ev_type} of {ev_size} bytes "
+                                 "(evstream reads CD events: type 0 or 12, 8 bytes)", offset)
+        try:
+            if width is None and height is None and "Width" in self.header and "Height" in self.header:
+                self.width, self.height = int(self.header["Width"]), int(self.header["Height"])
+        except ValueError:
+            raise self.error("the Width/Height header lines are not integers", 0) from None
+        self.metadata = {"header": self.header, "version": self.version, "data_offset": self.data_offset}
+
+    def blocks(self) -> Iterator[np.ndarray]:
+        if self.truncated:
+            self.warn_partial("the file ends before the event type and size bytes", self.data_offset)
+            return
+        w, h = self.limits
+        state = np.zeros(pk.DAT_STATE, np.int64)
+        yield from decode_chunks(self, self.data_offset, "<u4", 2, pk.decode_dat, (state, w, h, self.version),
+                                 1.0, "record")
+        self.dropped = int(state[3])

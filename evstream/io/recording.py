@@ -1,0 +1,200 @@
+"""``evstream.io.open``: a recording as an iterable of :class:`~evstream.events.EventPacket`\\ s.
+
+A :class:`Recording` parses the header on construction (format, geometry,
+metadata) and decodes lazily: every iteration re-opens the file and streams it
+chunk by chunk in constant memory, so a recording can be replayed (looped) any
+number of times.
+"""
+
+from __future__ import annotations
+
+import builtins
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from evstream.events import EventPacket, concat_events, empty_events
+from evstream.io.decoder import CHUNK_BYTES, Decoder
+from evstream.io.errors import FormatError, GeometryWarning, PartialReadWarning
+from evstream.io.formats import DECODERS, HEAD_BYTES, detect
+from evstream.io.packetize import packets_by_count, packets_by_window
+
+__all__ = ["DEFAULT_PACKET_EVENTS", "Recording", "open", "read"]
+
+DEFAULT_PACKET_EVENTS = 1 << 16
+
+
+class Recording:
+    """An event recording opened for streaming; see :func:`open` for the arguments.
+
+    Attributes:
+        path: the file.
+        format: detected (or given) format name, e.g. ``"evt3"``, ``"aedat4"``.
+        width, height: sensor size in pixels (header, caller, or inferred with a
+            :class:`~evstream.io.GeometryWarning`).
+        metadata: header facts of the format (streams of an AEDAT 4 file, RAW header keys...).
+    """
+
+    def __init__(self, path: str | Path, *, format: str | None = None, width: int | None = None,
+                 height: int | None = None, packet_events: int | None = None, window_us: int | None = None,
+                 start_us: int | None = None, end_us: int | None = None, stream: int | str | None = None,
+                 chunk_bytes: int = CHUNK_BYTES) -> None:
+        self.path = Path(path)
+        if (width is None) != (height is None):
+            raise FormatError(self.path, "give both width and height (pixels) or neither")
+        if packet_events is not None and window_us is not None:
+            raise ValueError("packets are cut by packet_events or by window_us, not both")
+        if packet_events is not None and packet_events <= 0:
+            raise ValueError(f"packet_events must be positive (got {packet_events})")
+        if window_us is not None and window_us <= 0:
+            raise ValueError(f"window_us must be positive (got {window_us} µs)")
+        if start_us is not None and end_us is not None and end_us < start_us:
+            raise ValueError(f"end_us ({end_us}) is before start_us ({start_us})")
+        self.packet_events = packet_events
+        self.window_us = window_us
+        self.start_us = start_us
+        self.end_us = end_us
+        self.chunk_bytes = chunk_bytes
+        self._options: dict[str, Any] = {}
+        try:
+            with builtins.open(self.path, "rb") as fh:
+                head = fh.read(HEAD_BYTES)
+        except FileNotFoundError:
+            raise FormatError(self.path, "no such file") from None
+        except IsADirectoryError:
+            raise FormatError(self.path, "is a directory, not a recording") from None
+        except OSError as exc:
+            raise FormatError(self.path, f"cannot read ({exc.strerror})") from None
+        if format is None:
+            format = detect(self.path, head)
+        elif format not in DECODERS:
+            raise FormatError(self.path, f"unknown format {format!r} (known: {', '.join(DECODERS)})")
+        self.format = format
+        if format in ("evt2", "evt21", "evt3"):
+            self._options["encoding"] = format
+        if stream is not None:
+            if format != "aedat4":
+                raise FormatError(self.path, f"stream= applies to AEDAT 4 files, not {format}")
+            self._options["stream"] = stream
+        self.width, self.height = width, height
+        with self._decoder() as dec:
+            self.format = dec.name if format not in ("evt2", "evt21", "evt3") else dec.name
+            self.metadata = dict(dec.metadata)
+            self.width, self.height = dec.width, dec.height
+        if self.width is None or self.height is None:
+            self._infer_geometry()
+
+    def _decoder(self) -> _OpenDecoder:
+        return _OpenDecoder(self)
+
+    def _infer_geometry(self) -> None:
+        max_x = max_y = -1
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PartialReadWarning)
+            for block in self.blocks(clip=False):
+                if len(block):
+                    max_x = max(max_x, int(block["x"].max()))
+                    max_y = max(max_y, int(block["y"].max()))
+        fallback = getattr(DECODERS[self.format], "fallback_geometry", None)
+        if fallback is not None and max_x < fallback[0] and max_y < fallback[1]:
+            self.width, self.height = fallback
+            return
+        self.width, self.height = max(1, max_x + 1), max(1, max_y + 1)
+        warnings.warn(f"{self.path}: the file does not state the sensor size; using {self.width}x{self.height} "
+                      "from the events (pass width= and height= to set it)", GeometryWarning, stacklevel=3)
+
+    # -- streaming ---------------------------------------------------------
+    def blocks(self, clip: bool = True) -> Iterator[np.ndarray]:
+        """Decoded event arrays in file order (chunk-sized), restricted to ``[start_us, end_us)`` when ``clip``."""
+        with self._decoder() as dec:
+            for block in dec.blocks():
+                if clip and self.start_us is not None and len(block) and block["t"][0] < self.start_us:
+                    block = block[np.searchsorted(block["t"], self.start_us):]
+                if clip and self.end_us is not None and len(block) and block["t"][-1] >= self.end_us:
+                    yield block[:np.searchsorted(block["t"], self.end_us)]
+                    break
+                yield block
+            if dec.dropped:
+                warnings.warn(f"{self.path}: dropped {dec.dropped} events outside the {self.width}x{self.height} "
+                              "sensor", PartialReadWarning, stacklevel=2)
+
+    def __iter__(self) -> Iterator[EventPacket]:
+        if self.window_us is not None:
+            return packets_by_window(self.blocks(), self.window_us, self.width, self.height,
+                                     self.start_us, self.end_us)
+        return packets_by_count(self.blocks(), self.packet_events or DEFAULT_PACKET_EVENTS, self.width, self.height)
+
+    def read(self) -> np.ndarray:
+        """All events (within ``[start_us, end_us)``) as one array."""
+        parts = list(self.blocks())
+        if not parts:
+            return empty_events()
+        return parts[0] if len(parts) == 1 else concat_events(parts)
+
+    def __enter__(self) -> Recording:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Nothing to release: files are open only while iterating."""
+
+    def __repr__(self) -> str:
+        return f"Recording({str(self.path)!r}, format={self.format!r}, {self.width}x{self.height})"
+
+
+class _OpenDecoder:
+    """Context manager: the file opened and a decoder built on it; closes both."""
+
+    def __init__(self, rec: Recording) -> None:
+        self.rec = rec
+
+    def __enter__(self) -> Decoder:
+        rec = self.rec
+        self.fh = builtins.open(rec.path, "rb")
+        try:
+            self.dec = DECODERS[rec.format](rec.path, self.fh, rec.width, rec.height, rec.chunk_bytes, **rec._options)
+        except BaseException:
+            self.fh.close()
+            raise
+        return self.dec
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.dec.close()
+        finally:
+            self.fh.close()
+
+
+def open(path: str | Path, *, format: str | None = None, width: int | None = None, height: int | None = None,
+         packet_events: int | None = None, window_us: int | None = None, start_us: int | None = None,
+         end_us: int | None = None, stream: int | str | None = None, chunk_bytes: int = CHUNK_BYTES) -> Recording:
+    """Open an event recording for streaming; iterate it for :class:`~evstream.events.EventPacket`\\ s.
+
+    Args:
+        path: the file; its format is detected from the content (``format`` forces one:
+            ``aedat2``, ``aedat3``, ``aedat4``, ``evt2``, ``evt21``, ``evt3``, ``dat``,
+            ``nmnist``, ``npy``, ``npz``, ``csv``, ``hdf5``).
+        width, height: sensor size in pixels, overriding the header; events outside are dropped.
+        packet_events: cut packets of this many events (default 65536).
+        window_us: cut packets covering consecutive windows of this many µs instead
+            (empty windows are yielded too).
+        start_us, end_us: keep only events in ``[start_us, end_us)`` µs.
+        stream: AEDAT 4 only: the events stream to read (id or output name).
+        chunk_bytes: bytes read from the file at a time (memory use is a few times this).
+
+    Raises:
+        FormatError: the file is missing, empty, of an unknown format or damaged
+            (damage after the first packets is raised while iterating).
+    """
+    return Recording(path, format=format, width=width, height=height, packet_events=packet_events,
+                     window_us=window_us, start_us=start_us, end_us=end_us, stream=stream, chunk_bytes=chunk_bytes)
+
+
+def read(path: str | Path, **options: Any) -> np.ndarray:
+    """All events of a recording as one :data:`~evstream.events.EVENT_DTYPE` array (options as :func:`open`)."""
+    return open(path, **options).read()
