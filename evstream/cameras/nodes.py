@@ -68,7 +68,7 @@ class EmulatorSource(_EmulatedSource):
 
     type_name = "cameras.emulator"
     params = {
-        "path": Param(str, doc="recording to play (any format evstream reads, or .npy of events)"),
+        "path": Param(str, doc="recording to play (any format evstream.io reads)"),
         "loop": Param(bool, False, doc="replay forever, timestamps continuing upwards"),
         **_LINK_PARAMS,
     }
@@ -79,11 +79,6 @@ class EmulatorSource(_EmulatedSource):
 
     def open_stream(self) -> Iterable[EventPacket]:
         return self.recording.packets()
-
-    def progress(self) -> tuple[float, float] | None:
-        if self.loop or not hasattr(self, "emulator") or not self.emulator.timing:
-            return None
-        return (self.emulator.timing[-1].t_end_us - self.recording.t_start, self.recording.duration_us)
 
 
 def build_scene(kind: str, width: int, height: int, seed: int, contrast: float, gestures: int,

@@ -4,20 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
-from evstream.errors import UserError
-from evstream.events import EventPacket, as_events
+from evstream.events import EventPacket
 
-__all__ = ["Recording", "open_recording"]
+__all__ = ["Recording", "Replayable", "open_recording"]
 
 PACKET_EVENTS = 65_536
 """Events per packet read from a recording (the emulator re-cuts them by time)."""
 
 
+class Replayable(Protocol):
+    """A finite event stream of one sensor (``width`` x ``height`` pixels) that can be played again."""
+
+    width: int
+    height: int
+
+    def packets(self) -> Iterator[EventPacket]: ...
+
+
 class Recording:
-    """A finite event stream that can be played again from the start.
+    """Events held in memory, replayable.
 
     Args:
         events: :data:`EVENT_DTYPE` array, time-sorted.
@@ -27,17 +36,12 @@ class Recording:
 
     def __init__(self, events: np.ndarray, width: int, height: int,
                  t_start: int | None = None, t_end: int | None = None) -> None:
-        whole = EventPacket(events, width, height, t_start, t_end)
-        self.events, self.width, self.height = events, whole.width, whole.height
-        self.t_start, self.t_end = whole.t_start, whole.t_end
-
-    @property
-    def duration_us(self) -> int:
-        return self.t_end - self.t_start
+        self._whole = EventPacket(events, width, height, t_start, t_end)
+        self.events, self.width, self.height = events, self._whole.width, self._whole.height
 
     def packets(self) -> Iterator[EventPacket]:
         """The recording in packets of at most :data:`PACKET_EVENTS` events (views), covering its range."""
-        whole = EventPacket(self.events, self.width, self.height, self.t_start, self.t_end)
+        whole = self._whole
         if not len(whole):
             yield whole
             return
@@ -45,20 +49,23 @@ class Recording:
             yield whole[i:i + PACKET_EVENTS]
 
 
-def open_recording(path: str | Path) -> Recording:
-    """Load a recording for replay: any format :func:`evstream.io.read` knows, or ``.npy`` of events."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: no such recording; give the path of an event file (aedat4, raw, dat, npy, ...)")
-    if path.suffix == ".npy":
-        try:
-            events = as_events(np.load(path))
-        except (ValueError, TypeError, OSError) as exc:
-            raise UserError(f"{path}: not an event array ({exc}); expected a .npy of fields t, x, y, p") from exc
-        if not len(events):
-            return Recording(events, 1, 1)
-        return Recording(events, int(events["x"].max()) + 1, int(events["y"].max()) + 1)
-    from evstream.io import read  # the IO room's reader: every supported format
+class _FileRecording:
+    """A recording file streamed again from disk on every replay (constant memory)."""
 
-    packet = read(path)
-    return Recording(packet.events, packet.width, packet.height, packet.t_start, packet.t_end)
+    def __init__(self, path: Path) -> None:
+        import evstream.io as eio
+
+        self._rec = eio.open(path, packet_events=PACKET_EVENTS)
+        self.width, self.height = self._rec.width, self._rec.height
+
+    def packets(self) -> Iterator[EventPacket]:
+        return iter(self._rec)
+
+
+def open_recording(path: str | Path) -> Replayable:
+    """Open a recording for replay, in any format :func:`evstream.io.open` reads.
+
+    Raises :class:`evstream.io.FormatError` (a :class:`~evstream.errors.UserError`)
+    naming the file when it is missing or not a recording.
+    """
+    return _FileRecording(Path(path))
