@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 from evstream.errors import UserError
 
-__all__ = ["FormatError", "GeometryWarning", "PartialReadWarning", "WriteError"]
+__all__ = ["FormatError", "GeometryWarning", "PartialReadWarning", "WriteError", "warnings_to_stderr"]
 
 
 class FormatError(UserError, ValueError):
@@ -40,3 +44,16 @@ class GeometryWarning(UserWarning):
 
 class WriteError(UserError, ValueError):
     """Events handed to a writer do not fit the file (unsorted times, pixels outside the geometry)."""
+
+
+@contextlib.contextmanager
+def warnings_to_stderr(command: str) -> Iterator[None]:
+    """Print io warnings as ``evstream COMMAND: warning: ...`` lines on stderr (for the CLI)."""
+    def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001, ANN202
+        print(f"evstream {command}: warning: {message}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", PartialReadWarning)
+        warnings.simplefilter("always", GeometryWarning)
+        warnings.showwarning = show
+        yield

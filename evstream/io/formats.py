@@ -77,7 +77,7 @@ def detect(path: Path, head: bytes) -> str:
     if path.suffix.lower() in NMNIST_EXTENSIONS:
         return "nmnist"
     raise FormatError(path, f"not a recognised event-camera recording (no known header; extension "
-                      f"{path.suffix or 'none'!r}); pass format= for headerless data", 0)
+                      f"{path.suffix or 'none'!r}); give the format (format=... or --format) for headerless data", 0)
 
 
 def _percent_format(path: Path, head: bytes) -> str:

@@ -58,6 +58,8 @@ class Recording:
         self.start_us = start_us
         self.end_us = end_us
         self.chunk_bytes = chunk_bytes
+        self.bytes_read = 0
+        """Bytes of the file consumed by the current (or last) pass, for progress bars."""
         self._options: dict[str, Any] = {}
         try:
             with builtins.open(self.path, "rb") as fh:
@@ -111,12 +113,14 @@ class Recording:
         """Decoded event arrays in file order (chunk-sized), restricted to ``[start_us, end_us)`` when ``clip``."""
         with self._decoder() as dec:
             for block in dec.blocks():
+                self.bytes_read = dec.fh.tell()
                 if clip and self.start_us is not None and len(block) and block["t"][0] < self.start_us:
                     block = block[np.searchsorted(block["t"], self.start_us):]
                 if clip and self.end_us is not None and len(block) and block["t"][-1] >= self.end_us:
                     yield block[:np.searchsorted(block["t"], self.end_us)]
                     break
                 yield block
+            self.bytes_read = dec.fh.tell()
             if dec.dropped:
                 warnings.warn(f"{self.path}: dropped {dec.dropped} events outside the {self.width}x{self.height} "
                               "sensor", PartialReadWarning, stacklevel=2)
@@ -126,6 +130,11 @@ class Recording:
             return packets_by_window(self.blocks(), self.window_us, self.width, self.height,
                                      self.start_us, self.end_us)
         return packets_by_count(self.blocks(), self.packet_events or DEFAULT_PACKET_EVENTS, self.width, self.height)
+
+    @property
+    def size_bytes(self) -> int:
+        """Size of the file in bytes."""
+        return self.path.stat().st_size
 
     def read(self) -> np.ndarray:
         """All events (within ``[start_us, end_us)``) as one array."""
