@@ -1,4 +1,4 @@
-"""Helpers of the binning tests: a peer reader for the shared recordings, random streams, splits."""
+"""Helpers of the binning tests: the shared recordings as packets, random streams, splits."""
 
 from __future__ import annotations
 
@@ -14,23 +14,11 @@ NMNIST = "nmnist/nmnist-tonic-sample.bin"
 
 
 def read_recording(path: Path) -> EventPacket:
-    """Decode a shared recording with a peer reader (``aedat`` for AEDAT 4; the N-MNIST
-    record layout of shared/recordings/README.md otherwise) into one packet."""
-    if path.suffix == ".aedat4":
-        import aedat
+    """All events of a shared recording (read with :func:`evstream.io.open`) as one packet."""
+    import evstream.io as eio
 
-        decoder = aedat.Decoder(str(path))
-        stream = next(i for i, s in decoder.id_to_stream().items() if s["type"] == "events")
-        width, height = decoder.id_to_stream()[stream]["width"], decoder.id_to_stream()[stream]["height"]
-        chunks = [p["events"] for p in decoder if p["stream_id"] == stream and "events" in p]
-        raw = np.concatenate(chunks)
-        events = make_events(raw["t"].astype(np.int64), raw["x"], raw["y"], raw["on"].astype(np.uint8))
-    else:
-        b = np.fromfile(path, dtype=np.uint8).reshape(-1, 5).astype(np.int64)
-        t = ((b[:, 2] & 0x7F) << 16) | (b[:, 3] << 8) | b[:, 4]
-        events = make_events(t, b[:, 0], b[:, 1], b[:, 2] >> 7)
-        width = height = 34
-    return EventPacket(events, width, height)
+    recording = eio.open(path)
+    return EventPacket(recording.read(), recording.width, recording.height)
 
 
 def random_events(rng: np.random.Generator, n: int, width: int, height: int, t0: int = 0,
