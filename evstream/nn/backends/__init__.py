@@ -1,0 +1,1 @@
+"""Execution backends: fused torch update (CPU/CUDA) and the Numba streaming program."""

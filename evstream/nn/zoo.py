@@ -1,0 +1,146 @@
+"""Model zoo: the papers' architectures as stateful networks.
+
+Every network is a :class:`SpikingNet`: ``net.step(frame)`` runs one time step
+on ``(N, C, H, W)`` frames (event counts per pixel and polarity) and returns
+logits ``(N, classes)``; ``net(x_seq)`` runs ``(T, N, C, H, W)`` and returns
+``(T, N, classes)``; ``net.reset()`` clears every layer's state. ``net.config``
+holds what :func:`build` needs to rebuild it (saved in checkpoints).
+
+Architectures (:data:`ARCHITECTURES`):
+
+* ``dvsgesture``: 3 x [Conv5x5 -> GN16 -> neuron -> MaxPool2], channels
+  [64, 64, 64], AvgPool2, Linear(64*8*8 -> 11) on (2, 128, 128) input
+  (STC-LIF paper, App. A; spec §4.1).
+* ``nmnist``: the same stack with [32, 32] channels on (2, 34, 34) -> 10 classes.
+* ``mlp``: 2 x [Linear -> GN16 -> neuron] with [256, 256] features on flattened
+  input, then Linear -> classes (the FC forms, e.g. STC-LIF FC or TDA-LIF mode A).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import torch
+from torch import nn
+
+from evstream.nn.base import reset_net
+from evstream.nn.cells import ConvCell, LinearCell
+
+__all__ = ["ARCHITECTURES", "ConvStackNet", "MLPNet", "SpikingNet", "build"]
+
+
+class SpikingNet(nn.Module):
+    """Base of the zoo networks: ``step`` / ``forward`` / ``reset`` and a rebuildable ``config``."""
+
+    config: dict[str, Any]
+
+    def step(self, frame: torch.Tensor) -> torch.Tensor:
+        """One time step: ``(N, C, H, W)`` frame -> ``(N, classes)`` logits."""
+        raise NotImplementedError
+
+    def forward(self, x_seq: torch.Tensor) -> torch.Tensor:
+        """``T`` steps: ``(T, N, C, H, W)`` -> ``(T, N, classes)``; continues from the current state."""
+        return torch.stack([self.step(x_seq[t]) for t in range(x_seq.shape[0])])
+
+    def reset(self) -> None:
+        """Clear the state of every layer (call before each new sequence)."""
+        reset_net(self)
+
+    @property
+    def in_shape(self) -> tuple[int, int, int]:
+        """Input geometry ``(C, H, W)`` (polarities, pixels)."""
+        return tuple(self.config["in_shape"])  # type: ignore[return-value]
+
+
+class ConvStackNet(SpikingNet):
+    """``[ConvCell -> MaxPool2] x L -> AvgPool(head_pool) -> flatten -> Linear``.
+
+    Args:
+        in_shape: ``(C, H, W)`` input geometry (channels = polarities, pixels).
+        channels: output channels per cell (each divisible by ``groups``).
+        n_classes: logits per step.
+        neuron: a kind of :data:`evstream.nn.neurons.NEURON_KINDS`.
+        kernel: conv kernel (odd), also the STC circuit kernel.
+        head_pool: average-pool window before the linear readout (1: none).
+        neuron_options: passed to each neuron layer.
+    """
+
+    def __init__(self, in_shape: tuple[int, int, int], channels: list[int], n_classes: int,
+                 neuron: str = "stc-lif", kernel: int = 5, groups: int = 16, head_pool: int = 2,
+                 neuron_options: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        neuron_options = dict(neuron_options or {})
+        self.config = {"arch": "conv-stack", "in_shape": list(in_shape), "channels": list(channels),
+                       "n_classes": n_classes, "neuron": neuron, "kernel": kernel, "groups": groups,
+                       "head_pool": head_pool, "neuron_options": copy.deepcopy(neuron_options)}
+        c, h, w = in_shape
+        cells = []
+        for ch in channels:
+            cells.append(ConvCell(c, ch, neuron, kernel, groups, **neuron_options))
+            c, h, w = ch, h // 2, w // 2
+        self.cells = nn.ModuleList(cells)
+        self.head_pool = head_pool
+        self.fc = nn.Linear(c * (h // head_pool) * (w // head_pool), n_classes)
+
+    def step(self, frame: torch.Tensor) -> torch.Tensor:
+        x = frame
+        for cell in self.cells:
+            x = nn.functional.max_pool2d(cell.step(x), 2)
+        if self.head_pool > 1:
+            x = nn.functional.avg_pool2d(x, self.head_pool)
+        return self.fc(x.flatten(1))
+
+
+class MLPNet(SpikingNet):
+    """``flatten -> [LinearCell] x L -> Linear``: FC forms of the neurons."""
+
+    def __init__(self, in_shape: tuple[int, int, int], features: list[int], n_classes: int,
+                 neuron: str = "stc-lif", groups: int = 16,
+                 neuron_options: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        neuron_options = dict(neuron_options or {})
+        self.config = {"arch": "mlp", "in_shape": list(in_shape), "features": list(features),
+                       "n_classes": n_classes, "neuron": neuron, "groups": groups,
+                       "neuron_options": copy.deepcopy(neuron_options)}
+        n = in_shape[0] * in_shape[1] * in_shape[2]
+        cells = []
+        for f in features:
+            cells.append(LinearCell(n, f, neuron, groups, **neuron_options))
+            n = f
+        self.cells = nn.ModuleList(cells)
+        self.fc = nn.Linear(n, n_classes)
+
+    def step(self, frame: torch.Tensor) -> torch.Tensor:
+        x = frame.flatten(1)
+        for cell in self.cells:
+            x = cell.step(x)
+        return self.fc(x)
+
+
+_CLASSES: dict[str, type[SpikingNet]] = {"conv-stack": ConvStackNet, "mlp": MLPNet}
+
+ARCHITECTURES: dict[str, dict[str, Any]] = {
+    "dvsgesture": {"arch": "conv-stack", "in_shape": [2, 128, 128], "channels": [64, 64, 64],
+                   "n_classes": 11, "kernel": 5, "head_pool": 2},
+    "nmnist": {"arch": "conv-stack", "in_shape": [2, 34, 34], "channels": [32, 32],
+               "n_classes": 10, "kernel": 5, "head_pool": 1},
+    "mlp": {"arch": "mlp", "in_shape": [2, 34, 34], "features": [256, 256], "n_classes": 10},
+}
+"""Named architectures: keyword arguments of their class, ``arch`` naming the class."""
+
+
+def build(name_or_config: str | dict[str, Any], **overrides: Any) -> SpikingNet:
+    """A new network from a zoo name (``"dvsgesture"``) or a saved ``config``, with overrides.
+
+    >>> net = build("nmnist", neuron="stc-plif")
+    """
+    if isinstance(name_or_config, str):
+        if name_or_config not in ARCHITECTURES:
+            raise ValueError(f"unknown architecture {name_or_config!r} (known: {', '.join(ARCHITECTURES)})")
+        config = dict(ARCHITECTURES[name_or_config])
+    else:
+        config = dict(name_or_config)
+    config.update(overrides)
+    cls = _CLASSES[config.pop("arch")]
+    return cls(**config)
