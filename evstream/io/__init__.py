@@ -14,11 +14,14 @@ HDF5. Writers: AEDAT 4, EVT 2.0, EVT 3.0, HDF5, ``.npy``, ``.npz``, CSV.
 from __future__ import annotations
 
 from evstream.io.errors import FormatError, GeometryWarning, PartialReadWarning, WriteError
-from evstream.io.formats import FORMATS, detect
-from evstream.io.recording import Recording, open, read
+from evstream.io.formats import FORMATS, WRITERS, detect, open_writer
+from evstream.io.recording import Recording, open, read, write
+from evstream.io.writer import EventWriter
 
 __all__ = [
+    "EventWriter",
     "FORMATS",
+    "WRITERS",
     "FormatError",
     "GeometryWarning",
     "PartialReadWarning",
@@ -26,5 +29,7 @@ __all__ = [
     "WriteError",
     "detect",
     "open",
+    "open_writer",
     "read",
+    "write",
 ]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import struct
 import xml.etree.ElementTree as ET
+from xml.sax.saxutils import escape
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -25,10 +26,11 @@ import numpy as np
 from evstream.events import EVENT_DTYPE
 from evstream.io import flatbuffers as fb
 from evstream.io.decoder import CHUNK_BYTES, Decoder
-from evstream.io.errors import FormatError
+from evstream.io.errors import FormatError, WriteError
 from evstream.io.record_kernels import first_invalid, sanitize
+from evstream.io.writer import EventWriter, zeroed_padding
 
-__all__ = ["MAGIC", "Aedat4Decoder", "COMPRESSIONS"]
+__all__ = ["COMPRESSIONS", "MAGIC", "Aedat4Decoder", "Aedat4Writer"]
 
 MAGIC = b"#!AER-DAT4.0\r\n"
 COMPRESSIONS = {0: "none", 1: "lz4", 2: "lz4-high", 3: "zstd", 4: "zstd-high"}
@@ -186,3 +188,74 @@ class Aedat4Decoder(Decoder):
                 if n:
                     yield out[:n]
         self.dropped = int(state[1])
+
+
+PACKET_EVENTS = 4096
+"""Events per written packet (faery's encoder uses the same cap)."""
+COMPRESSION_IDS = {"none": 0, "lz4": 1, "zstd": 3}
+INFO_XML = """<dv version="2.0">
+    <node name="outInfo" path="/mainloop/Recorder/outInfo/">
+        <node name="0" path="/mainloop/Recorder/outInfo/0/">
+            <attr key="compression" type="string">{compression}</attr>
+            <attr key="originalModuleName" type="string">evstream</attr>
+            <attr key="originalOutputName" type="string">events</attr>
+            <attr key="typeDescription" type="string">Array of events (polarity ON/OFF).</attr>
+            <attr key="typeIdentifier" type="string">EVTS</attr>
+            <node name="info" path="/mainloop/Recorder/outInfo/0/info/">
+                <attr key="sizeX" type="int">{width}</attr>
+                <attr key="sizeY" type="int">{height}</attr>
+                <attr key="source" type="string">{source}</attr>
+            </node>
+        </node>
+    </node>
+</dv>
+"""
+
+
+class Aedat4Writer(EventWriter):
+    """AEDAT 4 file with one events stream (id 0), readable by dv-processing, faery and aedat.
+
+    Args:
+        compression: ``"lz4"`` (DV's default), ``"zstd"`` or ``"none"``.
+        source: camera name stored in the stream description.
+
+    Packets hold up to :data:`PACKET_EVENTS` events; the IOHeader's data-table
+    position is -1 (no table: readers scan the packets, as for a file whose
+    recorder stopped without finishing).
+    """
+
+    format = "aedat4"
+    max_size = 32767
+
+    def __init__(self, path: str | Path, width: int, height: int, compression: str = "lz4",
+                 source: str = "evstream") -> None:
+        super().__init__(path, width, height)
+        if compression not in COMPRESSION_IDS:
+            raise WriteError(f"{self.path}: AEDAT 4 compression must be one of {', '.join(COMPRESSION_IDS)} "
+                             f"(got {compression!r})")
+        self.compression = compression
+        if compression == "lz4":
+            import lz4.frame
+
+            self._compress = lz4.frame.compress
+        elif compression == "zstd":
+            import zstandard
+
+            self._compress = zstandard.ZstdCompressor().compress
+        else:
+            self._compress = bytes
+        info = INFO_XML.format(compression=compression.upper(), width=self.width, height=self.height,
+                               source=escape(source)).encode()
+        self.fh = open(self.path, "wb")  # noqa: SIM115 - closed in _close
+        self.fh.write(MAGIC + fb.io_header(COMPRESSION_IDS[compression], -1, info))
+
+    def _write(self, events: np.ndarray) -> None:
+        events = zeroed_padding(events)
+        for i in range(0, len(events), PACKET_EVENTS):
+            part = events[i:i + PACKET_EVENTS]
+            payload = self._compress(fb.event_packet_prefix(len(part)) + part.tobytes())
+            self.fh.write(_PACKET_HEADER.pack(0, len(payload)))
+            self.fh.write(payload)
+
+    def _close(self) -> None:
+        self.fh.close()

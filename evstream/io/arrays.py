@@ -1,4 +1,4 @@
-"""NumPy ``.npy`` / ``.npz`` and CSV event files: readers and streaming writers.
+"""NumPy ``.npy`` / ``.npz`` and CSV event files: readers and writers.
 
 * ``.npy``: one structured array with fields ``t, x, y`` and ``p`` (or ``on``),
   any integer/bool field types (evstream, tonic, faery layouts). Read through a
@@ -27,11 +27,13 @@ from typing import BinaryIO
 
 import numpy as np
 
-from evstream.events import EVENT_DTYPE
+from evstream.events import EVENT_DTYPE, concat_events
 from evstream.io.decoder import CHUNK_BYTES, Decoder
 from evstream.io.record_kernels import first_invalid
+from evstream.io.writer import EventWriter, zeroed_padding
 
-__all__ = ["CsvDecoder", "NpyDecoder", "NpzDecoder", "check_block", "to_event_block"]
+__all__ = ["CsvDecoder", "CsvWriter", "NpyDecoder", "NpyWriter", "NpzDecoder", "NpzWriter", "check_block",
+           "to_event_block"]
 
 POLARITY_NAMES = ("p", "on", "polarity")
 TIME_NAMES = ("t", "timestamp", "ts")
@@ -197,3 +199,75 @@ class CsvDecoder(Decoder):
                 count += len(block)
                 yield block
             offset += len(text)
+
+
+NPY_HEADER_BYTES = 256
+"""Room reserved for the ``.npy`` header so the final length can be written in place."""
+
+
+class NpyWriter(EventWriter):
+    """``.npy`` of :data:`~evstream.events.EVENT_DTYPE` records, streamed; the length is fixed on close.
+
+    ``.npy`` cannot store the sensor size: readers infer it (evstream warns).
+    """
+
+    format = "npy"
+
+    def __init__(self, path: str | Path, width: int, height: int) -> None:
+        super().__init__(path, width, height)
+        self.fh = open(self.path, "wb")  # noqa: SIM115 - closed in _close
+        self.fh.write(self._header(0))
+
+    @staticmethod
+    def _header(n: int) -> bytes:
+        head = {"descr": np.lib.format.dtype_to_descr(EVENT_DTYPE), "fortran_order": False, "shape": (n,)}
+        text = repr(head).encode("latin-1")
+        pad = NPY_HEADER_BYTES - 10 - len(text) - 1
+        return b"\x93NUMPY\x01\x00" + np.uint16(NPY_HEADER_BYTES - 10).tobytes() + text + b" " * pad + b"\n"
+
+    def _write(self, events: np.ndarray) -> None:
+        self.fh.write(zeroed_padding(events).tobytes())
+
+    def _close(self) -> None:
+        self.fh.seek(0)
+        self.fh.write(self._header(self.count))
+        self.fh.close()
+
+
+class NpzWriter(EventWriter):
+    """``.npz`` with an ``events`` array and ``width``/``height`` scalars; holds all events until close."""
+
+    format = "npz"
+
+    def __init__(self, path: str | Path, width: int, height: int) -> None:
+        super().__init__(path, width, height)
+        self.parts: list[np.ndarray] = []
+
+    def _write(self, events: np.ndarray) -> None:
+        self.parts.append(events.copy())
+
+    def _close(self) -> None:
+        events = concat_events(self.parts) if self.parts else np.empty(0, EVENT_DTYPE)
+        with open(self.path, "wb") as fh:
+            np.savez(fh, events=events, width=np.int64(self.width), height=np.int64(self.height))
+        self.parts = []
+
+
+class CsvWriter(EventWriter):
+    """CSV with faery's header ``t,x@W,y@H,on`` and one ``t,x,y,p`` line per event."""
+
+    format = "csv"
+
+    def __init__(self, path: str | Path, width: int, height: int) -> None:
+        super().__init__(path, width, height)
+        self.fh = open(self.path, "w", newline="")  # noqa: SIM115 - closed in _close
+        self.fh.write(f"t,x@{self.width},y@{self.height},on\n")
+
+    def _write(self, events: np.ndarray) -> None:
+        table = np.empty((len(events), 4), np.int64)
+        for i, name in enumerate(("t", "x", "y", "p")):
+            table[:, i] = events[name]
+        np.savetxt(self.fh, table, fmt="%d", delimiter=",")
+
+    def _close(self) -> None:
+        self.fh.close()

@@ -13,19 +13,21 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from evstream.io.aedat import Aedat2Decoder, Aedat3Decoder
 from evstream.io.aedat4 import MAGIC as AEDAT4_MAGIC
-from evstream.io.aedat4 import Aedat4Decoder
-from evstream.io.arrays import CsvDecoder, NpyDecoder, NpzDecoder
+from evstream.io.aedat4 import Aedat4Decoder, Aedat4Writer
+from evstream.io.arrays import CsvDecoder, CsvWriter, NpyDecoder, NpyWriter, NpzDecoder, NpzWriter
 from evstream.io.decoder import Decoder
-from evstream.io.errors import FormatError
+from evstream.io.errors import FormatError, WriteError
 from evstream.io.hdf5 import MAGIC as HDF5_MAGIC
-from evstream.io.hdf5 import Hdf5Decoder
+from evstream.io.hdf5 import Hdf5Decoder, Hdf5Writer
 from evstream.io.nmnist import NmnistDecoder
-from evstream.io.prophesee import DatDecoder, RawDecoder, parse_raw_header, raw_encoding
+from evstream.io.prophesee import DatDecoder, RawDecoder, RawWriter, parse_raw_header, raw_encoding
+from evstream.io.writer import EventWriter
 
-__all__ = ["DECODERS", "FORMATS", "detect"]
+__all__ = ["DECODERS", "FORMATS", "WRITERS", "detect", "open_writer", "writer_format"]
 
 DECODERS: dict[str, type[Decoder]] = {
     "aedat2": Aedat2Decoder,
@@ -44,6 +46,50 @@ DECODERS: dict[str, type[Decoder]] = {
 """Format name -> decoder class (the RAW encodings share one decoder)."""
 
 FORMATS: tuple[str, ...] = tuple(DECODERS)
+
+WRITERS: dict[str, tuple[type[EventWriter], dict[str, Any]]] = {
+    "aedat4": (Aedat4Writer, {}),
+    "evt2": (RawWriter, {"encoding": "evt2"}),
+    "evt3": (RawWriter, {"encoding": "evt3"}),
+    "hdf5": (Hdf5Writer, {}),
+    "npy": (NpyWriter, {}),
+    "npz": (NpzWriter, {}),
+    "csv": (CsvWriter, {}),
+}
+"""Writable format -> (writer class, fixed options)."""
+
+WRITE_EXTENSIONS = {".aedat4": "aedat4", ".raw": "evt3", ".evt3": "evt3", ".evt2": "evt2", ".h5": "hdf5",
+                    ".hdf5": "hdf5", ".hdf": "hdf5", ".npy": "npy", ".npz": "npz", ".csv": "csv"}
+"""Output extension -> format (``.raw`` defaults to EVT 3.0)."""
+
+
+def writer_format(path: Path, format: str | None = None) -> str:
+    """The format to write ``path`` in: ``format`` when given, else from the extension."""
+    if format is not None:
+        if format not in WRITERS:
+            raise WriteError(f"{path}: cannot write format {format!r} (writable: {', '.join(WRITERS)})")
+        return format
+    try:
+        return WRITE_EXTENSIONS[path.suffix.lower()]
+    except KeyError:
+        raise WriteError(f"{path}: cannot tell the output format from the extension {path.suffix or '(none)'!r}; "
+                         f"use one of {', '.join(WRITE_EXTENSIONS)} or give format=") from None
+
+
+def open_writer(path: str | Path, width: int, height: int, format: str | None = None, **options: Any) -> EventWriter:
+    """A streaming writer for ``path`` (format from ``format`` or the extension).
+
+    ``options`` go to the writer: ``compression`` and ``source`` for AEDAT 4.
+    Use it as a context manager, or call ``close()``.
+    """
+    path = Path(path)
+    cls, fixed = WRITERS[writer_format(path, format)]
+    try:
+        return cls(path, width, height, **fixed, **options)
+    except TypeError as exc:
+        raise WriteError(f"{path}: {exc}") from None
+    except OSError as exc:
+        raise WriteError(f"{path}: cannot create the file ({exc.strerror})") from None
 NMNIST_EXTENSIONS = (".bin", ".bs2")
 HEAD_BYTES = 1 << 16
 _CSV_FIRST_LINE = re.compile(rb"^\s*(-?\d+\s*,\s*){3}-?\d+\s*$|^\s*[a-zA-Z@0-9_]+(\s*,\s*[a-zA-Z@0-9_]+){3}\s*$")

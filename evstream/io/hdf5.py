@@ -25,8 +25,9 @@ import numpy as np
 from evstream.errors import require
 from evstream.io.arrays import check_block, to_event_block
 from evstream.io.decoder import CHUNK_BYTES, Decoder
+from evstream.io.writer import EventWriter
 
-__all__ = ["CHUNK_EVENTS", "LAYOUT", "Hdf5Decoder", "MAGIC"]
+__all__ = ["CHUNK_EVENTS", "LAYOUT", "MAGIC", "Hdf5Decoder", "Hdf5Writer"]
 
 MAGIC = b"\x89HDF\r\n\x1a\n"
 LAYOUT = "evstream-events"
@@ -98,4 +99,29 @@ class Hdf5Decoder(Decoder):
             yield block
 
     def close(self) -> None:
+        self.h5.close()
+
+
+class Hdf5Writer(EventWriter):
+    """HDF5 file in evstream's layout (module docstring), appended chunk by chunk."""
+
+    format = "hdf5"
+
+    def __init__(self, path: str | Path, width: int, height: int) -> None:
+        super().__init__(path, width, height)
+        self.h5 = open_h5(self.path, "w")
+        group = self.h5.create_group("events")
+        group.attrs.update({"width": self.width, "height": self.height, "layout": LAYOUT, "version": 1})
+        self.datasets = {name: group.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dtype,
+                                                    chunks=(CHUNK_EVENTS,), compression="gzip",
+                                                    compression_opts=1, shuffle=True)
+                         for name, dtype in FIELDS}
+
+    def _write(self, events: np.ndarray) -> None:
+        n0 = self.count
+        for name, ds in self.datasets.items():
+            ds.resize((n0 + len(events),))
+            ds[n0:] = events[name]
+
+    def _close(self) -> None:
         self.h5.close()

@@ -1,4 +1,4 @@
-"""Readers for Prophesee files: RAW (EVT 2.0, EVT 2.1, EVT 3.0) and DAT.
+"""Prophesee files: readers for RAW (EVT 2.0, EVT 2.1, EVT 3.0) and DAT, a writer for RAW EVT 2.0 / 3.0.
 
 Times are absolute sensor time in µs as stored (no time shifting, unlike
 OpenEB's ``EventsIterator``), plus the ``evstream_t_offset_us`` header value
@@ -10,6 +10,7 @@ are skipped, as OpenEB does. Byte layouts: ``shared/spec/formats.md`` sections 6
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -18,8 +19,10 @@ import numpy as np
 
 from evstream.io import prophesee_kernels as pk
 from evstream.io.decoder import CHUNK_BYTES, Decoder, decode_chunks, read_text_header
+from evstream.io.errors import WriteError
+from evstream.io.writer import EventWriter
 
-__all__ = ["DatDecoder", "RawDecoder", "parse_raw_header", "raw_encoding"]
+__all__ = ["DatDecoder", "RawDecoder", "RawWriter", "parse_raw_header", "raw_encoding"]
 
 OFFSET_KEY = "evstream_t_offset_us"
 """Header key written by evstream's RAW writer: µs to add to every decoded time."""
@@ -169,3 +172,70 @@ class DatDecoder(Decoder):
         yield from decode_chunks(self, self.data_offset, "<u4", 2, pk.decode_dat, (state, w, h, self.version),
                                  1.0, "record")
         self.dropped = int(state[3])
+
+
+RAW_LOOP_BITS = {"evt2": 34, "evt3": 24}
+"""Bits of sensor time each encoding carries before its counter wraps."""
+
+
+class RawWriter(EventWriter):
+    """Prophesee RAW file in EVT 2.0 or EVT 3.0, with OpenEB's header keys.
+
+    Args:
+        encoding: ``"evt3"`` (default; IMX636 sensors) or ``"evt2"``.
+
+    EVT 3 words: TIME_HIGH for every 4096 µs step crossed (so every reader sees
+    each 2^24 µs wrap), TIME_LOW when the low 12 bits change, ADDR_Y when y
+    changes, one ADDR_X per event. EVT 2: a TIME_HIGH per 64 µs step, one CD word
+    per event. When the first time does not fit the format's counter (2^24 µs for
+    EVT 3, 2^34 µs for EVT 2: e.g. AEDAT 4 epoch times), a multiple of that span is
+    subtracted and recorded as ``% evstream_t_offset_us``, which evstream adds back
+    (other readers see the times shifted by it).
+    """
+
+    format = "raw"
+    max_size = 2048
+
+    def __init__(self, path: str | Path, width: int, height: int, encoding: str = "evt3") -> None:
+        if encoding not in RAW_LOOP_BITS:
+            raise WriteError(f"{path}: RAW encoding must be 'evt2' or 'evt3' (got {encoding!r})")
+        self.format = encoding
+        super().__init__(path, width, height)
+        self.encoding = encoding
+        self.fh = open(self.path, "wb")  # noqa: SIM115 - closed in _close
+        self.offset: int | None = None
+        self.state = np.full(3 if encoding == "evt3" else 1, -1, np.int64)
+
+    def _header(self, offset: int) -> bytes:
+        name = "EVT3" if self.encoding == "evt3" else "EVT2"
+        lines = [f"date {time.strftime('%Y-%m-%d %H:%M:%S')}",
+                 f"evt {'3.0' if self.encoding == 'evt3' else '2.0'}",
+                 f"format {name};height={self.height};width={self.width}",
+                 f"geometry {self.width}x{self.height}",
+                 "integrator_name evstream"]
+        if offset:
+            lines.append(f"{OFFSET_KEY} {offset}")
+        return "".join(f"% {line}\n" for line in lines + ["end"]).encode()
+
+    def _write(self, events: np.ndarray) -> None:
+        if self.offset is None:
+            bits = RAW_LOOP_BITS[self.encoding]
+            self.offset = (int(events["t"][0]) >> bits) << bits
+            self.fh.write(self._header(self.offset))
+        if self.offset:
+            events = events.copy()
+            events["t"] -= self.offset
+        raw = events.view(np.int64).reshape(-1, 2)
+        if self.encoding == "evt3":
+            kernel, out = pk.encode_evt3, np.empty(4 * len(events) + 4096, np.uint16)
+        else:
+            kernel, out = pk.encode_evt2, np.empty(2 * len(events) + 4096, np.uint32)
+        i = 0
+        while i < len(events):
+            k, i = kernel(raw, i, out, self.state)
+            self.fh.write(out[:k].tobytes())
+
+    def _close(self) -> None:
+        if self.offset is None:
+            self.fh.write(self._header(0))
+        self.fh.close()

@@ -19,10 +19,10 @@ import numpy as np
 from evstream.events import EventPacket, concat_events, empty_events
 from evstream.io.decoder import CHUNK_BYTES, Decoder
 from evstream.io.errors import FormatError, GeometryWarning, PartialReadWarning
-from evstream.io.formats import DECODERS, HEAD_BYTES, detect
+from evstream.io.formats import DECODERS, HEAD_BYTES, detect, open_writer
 from evstream.io.packetize import packets_by_count, packets_by_window
 
-__all__ = ["DEFAULT_PACKET_EVENTS", "Recording", "open", "read"]
+__all__ = ["DEFAULT_PACKET_EVENTS", "Recording", "open", "read", "write"]
 
 DEFAULT_PACKET_EVENTS = 1 << 16
 
@@ -131,6 +131,13 @@ class Recording:
                                      self.start_us, self.end_us)
         return packets_by_count(self.blocks(), self.packet_events or DEFAULT_PACKET_EVENTS, self.width, self.height)
 
+    def first_time(self) -> int | None:
+        """Timestamp (µs) of the first event of the file, ignoring ``start_us``; ``None`` when empty."""
+        for block in self.blocks(clip=False):
+            if len(block):
+                return int(block["t"][0])
+        return None
+
     @property
     def size_bytes(self) -> int:
         """Size of the file in bytes."""
@@ -207,3 +214,14 @@ def open(path: str | Path, *, format: str | None = None, width: int | None = Non
 def read(path: str | Path, **options: Any) -> np.ndarray:
     """All events of a recording as one :data:`~evstream.events.EVENT_DTYPE` array (options as :func:`open`)."""
     return open(path, **options).read()
+
+
+def write(path: str | Path, events: np.ndarray | EventPacket, *, width: int, height: int,
+          format: str | None = None, **options: Any) -> None:
+    """Write ``events`` (sorted by time) to ``path``; the format comes from ``format`` or the extension
+    (``.aedat4``, ``.raw`` = EVT 3.0, ``.evt2``, ``.h5``, ``.npy``, ``.npz``, ``.csv``).
+
+    ``width``, ``height``: sensor size in pixels. ``options``: ``compression`` / ``source`` for AEDAT 4.
+    """
+    with open_writer(path, width, height, format, **options) as writer:
+        writer.write(events)
