@@ -1,7 +1,7 @@
 """Numba kernels of the stateful event filters (``@njit`` only).
 
-Each kernel reads the field views ``t`` (int64 µs), ``x``, ``y`` (uint16
-pixels) of a packet, updates its per-pixel state array in place (shape
+Each kernel reads the records of a packet's :data:`~evstream.events.EVENT_DTYPE`
+array ``events`` (``t`` int64 µs, ``x``, ``y`` uint16 pixels), updates its per-pixel state array in place (shape
 ``(H, W)``, indexed ``[y, x]``) and copies the kept events from ``raw_in`` to
 ``raw_out``: the packet viewed as uint64 ``(n, 2)`` (one 16-byte event per row),
 so a kept event is two word copies. Kernels return the number of kept events;
@@ -21,7 +21,7 @@ def _copy(raw_in, raw_out, i, j):
 
 
 @njit(cache=True, nogil=True)
-def refractory_filter(t, x, y, last, period_us, raw_in, raw_out):
+def refractory_filter(events, last, period_us, raw_in, raw_out):
     """Keep an event when ``t - last[y, x] > period_us``; ``last`` is updated by every event.
 
     As in tonic's ``RefractoryPeriod``, a dropped event restarts the pixel's
@@ -29,20 +29,21 @@ def refractory_filter(t, x, y, last, period_us, raw_in, raw_out):
     """
     h, w = last.shape
     j = 0
-    for i in range(t.shape[0]):
-        xi = x[i]
-        yi = y[i]
+    for i in range(events.shape[0]):
+        xi = events[i].x
+        yi = events[i].y
         if xi >= w or yi >= h:
             continue
-        if t[i] - last[yi, xi] > period_us:
+        ti = events[i].t
+        if ti - last[yi, xi] > period_us:
             _copy(raw_in, raw_out, i, j)
             j += 1
-        last[yi, xi] = t[i]
+        last[yi, xi] = ti
     return j
 
 
 @njit(cache=True, nogil=True)
-def background_activity_filter(t, x, y, last, window_us, eight, raw_in, raw_out):
+def background_activity_filter(events, last, window_us, eight, raw_in, raw_out):
     """Keep an event when a neighbour pixel fired less than ``window_us`` µs before it.
 
     Neighbours are the 4 edge neighbours, plus the 4 diagonal ones when
@@ -52,12 +53,12 @@ def background_activity_filter(t, x, y, last, window_us, eight, raw_in, raw_out)
     """
     h, w = last.shape
     j = 0
-    for i in range(t.shape[0]):
-        xi = x[i]
-        yi = y[i]
+    for i in range(events.shape[0]):
+        xi = events[i].x
+        yi = events[i].y
         if xi >= w or yi >= h:
             continue
-        ti = t[i]
+        ti = events[i].t
         last[yi, xi] = ti
         support = False
         for dy in range(-1, 2):
@@ -79,13 +80,13 @@ def background_activity_filter(t, x, y, last, window_us, eight, raw_in, raw_out)
 
 
 @njit(cache=True, nogil=True)
-def mask_filter(x, y, mask, raw_in, raw_out):
+def mask_filter(events, mask, raw_in, raw_out):
     """Keep events whose pixel has ``mask[y, x] == 0`` (``mask`` uint8 ``(H, W)``, 1 = masked)."""
     h, w = mask.shape
     j = 0
-    for i in range(x.shape[0]):
-        xi = x[i]
-        yi = y[i]
+    for i in range(events.shape[0]):
+        xi = events[i].x
+        yi = events[i].y
         if xi < w and yi < h and mask[yi, xi] == 0:
             _copy(raw_in, raw_out, i, j)
             j += 1
@@ -93,13 +94,13 @@ def mask_filter(x, y, mask, raw_in, raw_out):
 
 
 @njit(cache=True, nogil=True)
-def decimation_filter(x, y, counter, n, raw_in, raw_out):
+def decimation_filter(events, counter, n, raw_in, raw_out):
     """Keep every ``n``-th event of each pixel (``counter`` int64 ``(H, W)``, events since the last kept one)."""
     h, w = counter.shape
     j = 0
-    for i in range(x.shape[0]):
-        xi = x[i]
-        yi = y[i]
+    for i in range(events.shape[0]):
+        xi = events[i].x
+        yi = events[i].y
         if xi >= w or yi >= h:
             continue
         counter[yi, xi] += 1
@@ -111,9 +112,11 @@ def decimation_filter(x, y, counter, n, raw_in, raw_out):
 
 
 @njit(cache=True, nogil=True)
-def count_pixels(x, y, counts):
+def count_pixels(events, counts):
     """``counts[y, x] += 1`` per event (``counts`` int64 ``(H, W)``; outside events ignored)."""
     h, w = counts.shape
-    for i in range(x.shape[0]):
-        if x[i] < w and y[i] < h:
-            counts[y[i], x[i]] += 1
+    for i in range(events.shape[0]):
+        xi = events[i].x
+        yi = events[i].y
+        if xi < w and yi < h:
+            counts[yi, xi] += 1

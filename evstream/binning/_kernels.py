@@ -2,14 +2,15 @@
 
 Shared conventions:
 
-* ``t`` int64 µs, ``x``/``y`` uint16 pixels, ``p`` uint8 (0 OFF, 1 ON): the
-  field views of an :data:`evstream.events.EVENT_DTYPE` array, length ``n``.
+* ``events``: an :data:`evstream.events.EVENT_DTYPE` array (records ``t``
+  int64 µs, ``x``/``y`` uint16 pixels, ``p`` uint8 0 OFF / 1 ON), sorted by
+  ``t``. Reading whole 16-byte records is faster than three strided field views.
 * ``bounds`` int64 ``(S + 1,)``: slot ``s`` of the output receives events
   ``bounds[s]:bounds[s + 1]`` (one slot is one frame / one window).
-* ``xmap`` / ``ymap`` int32 ``(65536,)``: sensor column / row -> output column /
-  row, or -1 for pixels outside the crop (or outside the sensor). They fuse
-  cropping and spatial downsampling into one table lookup and make any uint16
-  coordinate safe to index with.
+* ``mapped``, ``xmap`` / ``ymap`` int32 ``(65536,)``: with ``mapped``, sensor
+  column / row -> output column / row, or -1 for pixels outside the crop (or
+  the sensor): cropping and downsampling fused into one table lookup. Without
+  it coordinates index the frame directly (events outside it are skipped).
 * ``frames`` ``(S, C, H, W)``: preallocated output, accumulated into (callers
   zero it or pass the partial frame of the open window).
 
@@ -26,9 +27,23 @@ NEVER_US = np.int64(-(2**62))
 """Timestamp (µs) that marks "no event yet" in per-pixel state arrays."""
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _pixel(e, mapped, xmap, ymap, h, w):
+    """Output ``(row, column)`` of event record ``e``, or ``(-1, -1)`` when it falls outside."""
+    if mapped:
+        c = xmap[e.x]
+        r = ymap[e.y]
+        if c < 0 or r < 0:
+            return -1, -1
+        return r, c
+    if e.x >= w or e.y >= h:
+        return -1, -1
+    return np.int32(e.y), np.int32(e.x)
+
+
 @njit(cache=True, nogil=True)
-def accumulate_windows(x, y, p, bounds, xmap, ymap, channel, weight, frames):
-    """Add ``weight[p]`` at ``frames[s, channel[p], ymap[y], xmap[x]]`` per event.
+def accumulate_windows(events, bounds, mapped, xmap, ymap, channel, weight, frames):
+    """Add ``weight[p]`` at ``frames[s, channel[p], row, column]`` per event.
 
     Args:
         channel: int64 ``(256,)`` output channel per polarity value.
@@ -38,18 +53,18 @@ def accumulate_windows(x, y, p, bounds, xmap, ymap, channel, weight, frames):
     Count, signed, binary (clipped afterwards) and rate (scaled afterwards)
     frames are all this kernel with other ``channel``/``weight`` tables.
     """
+    h, w = frames.shape[2], frames.shape[3]
     for s in range(bounds.shape[0] - 1):
         frame = frames[s]
         for i in range(bounds[s], bounds[s + 1]):
-            c = xmap[x[i]]
-            r = ymap[y[i]]
-            if c >= 0 and r >= 0:
-                pi = p[i]
-                frame[channel[pi], r, c] += weight[pi]
+            e = events[i]
+            r, c = _pixel(e, mapped, xmap, ymap, h, w)
+            if r >= 0:
+                frame[channel[e.p], r, c] += weight[e.p]
 
 
 @njit(cache=True, nogil=True)
-def voxel_windows(t, x, y, p, bounds, t0, span_us, xmap, ymap, frames):
+def voxel_windows(events, bounds, t0, span_us, mapped, xmap, ymap, frames):
     """Voxel grid with bilinear interpolation in time (Zhu et al. 2019).
 
     Slot ``s`` covers ``[t0 + s * span_us, t0 + (s + 1) * span_us)``; with
@@ -59,19 +74,19 @@ def voxel_windows(t, x, y, p, bounds, t0, span_us, xmap, ymap, frames):
     are dropped), ``pol`` = +1 ON / -1 OFF. This is tonic's ``ToVoxelGrid``
     normalisation with a fixed span instead of the first-to-last event span.
     """
-    n_bins = frames.shape[1]
+    n_bins, h, w = frames.shape[1], frames.shape[2], frames.shape[3]
     for s in range(bounds.shape[0] - 1):
         frame = frames[s]
         start = t0 + s * span_us
         for i in range(bounds[s], bounds[s + 1]):
-            c = xmap[x[i]]
-            r = ymap[y[i]]
-            if c < 0 or r < 0 or t[i] < start:
+            e = events[i]
+            r, c = _pixel(e, mapped, xmap, ymap, h, w)
+            if r < 0 or e.t < start:
                 continue
-            u = float(n_bins) * float(t[i] - start) / float(span_us)
+            u = float(n_bins) * float(e.t - start) / float(span_us)
             b = int(u)
             du = u - b
-            pol = 1.0 if p[i] else -1.0
+            pol = 1.0 if e.p else -1.0
             if b < n_bins:
                 frame[b, r, c] += pol * (1.0 - du)
             if b + 1 < n_bins:
@@ -79,7 +94,7 @@ def voxel_windows(t, x, y, p, bounds, t0, span_us, xmap, ymap, frames):
 
 
 @njit(cache=True, nogil=True)
-def time_surface_windows(t, x, y, p, bounds, t0, window_us, tau_us, xmap, ymap, last, frames):
+def time_surface_windows(events, bounds, t0, window_us, tau_us, mapped, xmap, ymap, last, frames):
     """Per-polarity time surfaces sampled at the end of each slot.
 
     ``last`` int64 ``(2, H, W)`` holds the latest timestamp per (polarity, row,
@@ -88,13 +103,13 @@ def time_surface_windows(t, x, y, p, bounds, t0, window_us, tau_us, xmap, ymap, 
     ``exp(-(e - last) / tau_us)`` (0 where no event was seen). Pass
     ``frames`` with zero slots to only update ``last``.
     """
-    n_slots = bounds.shape[0] - 1
-    for s in range(n_slots):
+    h, w = last.shape[1], last.shape[2]
+    for s in range(bounds.shape[0] - 1):
         for i in range(bounds[s], bounds[s + 1]):
-            c = xmap[x[i]]
-            r = ymap[y[i]]
-            if c >= 0 and r >= 0:
-                last[1 if p[i] else 0, r, c] = t[i]
+            e = events[i]
+            r, c = _pixel(e, mapped, xmap, ymap, h, w)
+            if r >= 0:
+                last[1 if e.p else 0, r, c] = e.t
         if s < frames.shape[0]:
             end = t0 + (s + 1) * window_us
             frame = frames[s]
@@ -107,21 +122,21 @@ def time_surface_windows(t, x, y, p, bounds, t0, window_us, tau_us, xmap, ymap, 
 
 
 @njit(cache=True, nogil=True)
-def window_bounds(t, lo, first_edge, window_us, bounds):
-    """Cut sorted ``t[lo:]`` at the edges ``first_edge + k * window_us``.
+def window_bounds(events, lo, first_edge, window_us, bounds):
+    """Cut ``events[lo:]`` at the edges ``first_edge + k * window_us`` µs.
 
     Writes ``bounds[0] = lo`` and ``bounds[k + 1]`` = index of the first event
-    at or after edge ``k`` (binary search; ``t`` may be a strided view).
+    at or after edge ``k`` (binary search).
     """
     bounds[0] = lo
-    n = t.shape[0]
+    n = events.shape[0]
     for k in range(bounds.shape[0] - 1):
         edge = first_edge + k * window_us
         a = bounds[k]
         b = n
         while a < b:
             m = (a + b) >> 1
-            if t[m] < edge:
+            if events[m].t < edge:
                 a = m + 1
             else:
                 b = m

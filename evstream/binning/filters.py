@@ -31,10 +31,10 @@ __all__ = [
 
 
 def compact(kernel: Callable[..., int], events: np.ndarray, *args: object) -> np.ndarray:
-    """Run a compacting kernel ``kernel(*args, raw_in, raw_out) -> kept`` and return the kept events."""
+    """Run a compacting kernel ``kernel(events, *args, raw_in, raw_out) -> kept`` and return the kept events."""
     events = np.ascontiguousarray(events)
     out = np.empty(len(events), dtype=EVENT_DTYPE)
-    kept = kernel(*args, events.view(np.uint64).reshape(-1, 2), out.view(np.uint64).reshape(-1, 2))
+    kept = kernel(events, *args, events.view(np.uint64).reshape(-1, 2), out.view(np.uint64).reshape(-1, 2))
     return out[:kept]
 
 
@@ -92,7 +92,7 @@ class RefractoryFilter(EventFilter):
         self.last.fill(NEVER_US)
 
     def apply(self, events: np.ndarray) -> np.ndarray:
-        return compact(fk.refractory_filter, events, events["t"], events["x"], events["y"], self.last, self.period_us)
+        return compact(fk.refractory_filter, events, self.last, self.period_us)
 
 
 class DenoiseFilter(EventFilter):
@@ -119,8 +119,7 @@ class DenoiseFilter(EventFilter):
         self.last.fill(NEVER_US)
 
     def apply(self, events: np.ndarray) -> np.ndarray:
-        return compact(fk.background_activity_filter, events, events["t"], events["x"], events["y"],
-                       self.last, self.time_us, self.neighbours == 8)
+        return compact(fk.background_activity_filter, events, self.last, self.time_us, self.neighbours == 8)
 
 
 class HotPixelFilter(EventFilter):
@@ -171,19 +170,19 @@ class HotPixelFilter(EventFilter):
 
     def apply(self, events: np.ndarray) -> np.ndarray:
         if not self._learning:
-            return compact(fk.mask_filter, events, events["x"], events["y"], self.mask)
+            return compact(fk.mask_filter, events, self.mask)
         if self._learn_end is None:  # called directly, not through process()
             if not len(events):
                 return events
             self._learn_end = int(events["t"][0]) + self.learn_us
         cut = int(np.searchsorted(events["t"], self._learn_end))
         learning, rest = events[:cut], events[cut:]
-        fk.count_pixels(learning["x"], learning["y"], self.counts)
-        learning = compact(fk.mask_filter, learning, learning["x"], learning["y"], self.mask)
+        fk.count_pixels(learning, self.counts)
+        learning = compact(fk.mask_filter, learning, self.mask)
         if not len(rest):
             return learning
         self._detect()
-        kept = compact(fk.mask_filter, rest, rest["x"], rest["y"], self.mask)
+        kept = compact(fk.mask_filter, rest, self.mask)
         return concat_events([learning, kept]) if len(learning) else kept
 
     def _detect(self) -> None:
@@ -207,7 +206,7 @@ class DecimationFilter(EventFilter):
         self.counter.fill(0)
 
     def apply(self, events: np.ndarray) -> np.ndarray:
-        return compact(fk.decimation_filter, events, events["x"], events["y"], self.counter, self.n)
+        return compact(fk.decimation_filter, events, self.counter, self.n)
 
 
 class PolarityFilter(EventFilter):

@@ -35,10 +35,6 @@ from evstream.packets import FramePacket
 __all__ = ["CountBinner", "FrameBinner", "SlidingBinner", "TimeBinner", "make_binner"]
 
 
-def _fields(events: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    return events["t"], events["x"], events["y"], events["p"]
-
-
 class FrameBinner(TonicTransform):
     """Base: output allocation (numpy or torch, optionally pinned) and packet numbering."""
 
@@ -125,8 +121,9 @@ class TimeBinner(FrameBinner):
     def process(self, packet: EventPacket) -> list[FramePacket]:
         cfg = self.config
         origin, w = cfg.origin_us, cfg.window_us
-        t, x, y, p = _fields(packet.events)
-        n = len(t)
+        events = packet.events
+        t = events["t"]
+        n = len(events)
         if self._k is None:
             self._k = (packet.t_start - origin) // w
             self._covered = packet.t_start
@@ -142,14 +139,14 @@ class TimeBinner(FrameBinner):
             m = min(k_end - self._k, cfg.max_frames)
             start = origin + self._k * w
             bounds = np.empty(m + 1, dtype=np.int64)
-            _kernels.window_bounds(t, lo, start + w, w, bounds)
+            _kernels.window_bounds(events, lo, start + w, w, bounds)
             data, frames = self.allocate(m)
-            self.rep.complete(t, x, y, p, bounds, start, w, frames)
+            self.rep.complete(events, bounds, start, w, frames)
             starts = start + w * np.arange(m, dtype=np.int64)
             out.append(self._packet(data, starts, starts + w))
             self._k += m
             lo = int(bounds[-1])
-        self.rep.partial(t, x, y, p, lo, n, origin + self._k * w, w)
+        self.rep.partial(events, lo, n, origin + self._k * w, w)
         self._covered = end
         return out
 
@@ -261,8 +258,9 @@ class CountBinner(FrameBinner):
         self._held = 0
 
     def process(self, packet: EventPacket) -> list[FramePacket]:
-        t, x, y, p = _fields(packet.events)
-        n = len(t)
+        events = packet.events
+        t = events["t"]
+        n = len(events)
         if n == 0:
             return []
         count = self.config.event_count
@@ -276,7 +274,7 @@ class CountBinner(FrameBinner):
             cuts = first_cut + count * np.arange(done, done + m, dtype=np.int64)
             bounds = np.concatenate([[lo], cuts]).astype(np.int64)
             data, frames = self.allocate(m)
-            self.rep.complete(t, x, y, p, bounds, 0, 1, frames)
+            self.rep.complete(events, bounds, 0, 1, frames)
             t_start = t[bounds[:-1]].astype(np.int64)
             if done == 0 and self._held:
                 t_start[0] = self._held_t0
@@ -287,7 +285,7 @@ class CountBinner(FrameBinner):
         if lo < n:
             if self._held == 0:
                 self._held_t0 = int(t[lo])
-            self.rep.partial(t, x, y, p, lo, n, 0, 1)
+            self.rep.partial(events, lo, n, 0, 1)
             self._held += n - lo
         self._last_t = int(t[-1])
         return out

@@ -14,10 +14,11 @@ import numpy as np
 
 from evstream.binning import _kernels
 from evstream.binning.config import FrameConfig
+from evstream.events import EVENT_DTYPE
 
 __all__ = ["Representation", "make_representation"]
 
-_NO_EVENTS = (np.zeros(0, np.int64), np.zeros(0, np.uint16), np.zeros(0, np.uint16), np.zeros(0, np.uint8))
+_NO_EVENTS = np.zeros(0, dtype=EVENT_DTYPE)
 
 
 class Representation:
@@ -32,25 +33,24 @@ class Representation:
     def __init__(self, config: FrameConfig, dtype: str | None = None) -> None:
         self.config = config
         self.xmap, self.ymap = config.coordinate_maps()
+        self.mapped = config.crop is not None or config.downsample != 1
         self.dtype = np.dtype(dtype or config.dtype)
         self.acc = np.zeros(config.frame_shape, dtype=self.dtype)
 
     def reset(self) -> None:
         self.acc.fill(0)
 
-    def complete(self, t: np.ndarray, x: np.ndarray, y: np.ndarray, p: np.ndarray,
-                 bounds: np.ndarray, t0: int, span_us: int, frames: np.ndarray) -> None:
+    def complete(self, events: np.ndarray, bounds: np.ndarray, t0: int, span_us: int, frames: np.ndarray) -> None:
         """Fill ``frames[s]`` with the window starting at ``t0 + s * span_us`` (events ``bounds[s]:bounds[s+1]``)."""
         frames[0] += self.acc
         self.acc.fill(0)
-        self._bin(t, x, y, p, bounds, t0, span_us, frames)
+        self._bin(events, bounds, t0, span_us, frames)
         self.finish(frames, span_us)
 
-    def partial(self, t: np.ndarray, x: np.ndarray, y: np.ndarray, p: np.ndarray,
-                lo: int, hi: int, t0: int, span_us: int) -> None:
+    def partial(self, events: np.ndarray, lo: int, hi: int, t0: int, span_us: int) -> None:
         """Add events ``lo:hi`` (all in the open window starting at ``t0``) to the state."""
         if hi > lo:
-            self._bin(t, x, y, p, np.array([lo, hi], dtype=np.int64), t0, span_us, self.acc[None])
+            self._bin(events, np.array([lo, hi], dtype=np.int64), t0, span_us, self.acc[None])
 
     def pending(self, frames: np.ndarray, t0: int, span_us: int) -> None:
         """Write the open window's frame (starting at ``t0``) into ``frames[0]`` without changing the state."""
@@ -60,7 +60,7 @@ class Representation:
     def finish(self, frames: np.ndarray, span_us: int) -> None:
         """Post-process finished frames in place (binary clipping, rate scaling)."""
 
-    def _bin(self, t, x, y, p, bounds, t0, span_us, frames) -> None:
+    def _bin(self, events, bounds, t0, span_us, frames) -> None:
         raise NotImplementedError
 
 
@@ -88,8 +88,9 @@ class Accumulated(Representation):
         self.weight = np.full(256, weights[1], dtype=self.dtype)
         self.weight[0] = weights[0]
 
-    def _bin(self, t, x, y, p, bounds, t0, span_us, frames) -> None:
-        _kernels.accumulate_windows(x, y, p, bounds, self.xmap, self.ymap, self.channel, self.weight, frames)
+    def _bin(self, events, bounds, t0, span_us, frames) -> None:
+        _kernels.accumulate_windows(events, bounds, self.mapped, self.xmap, self.ymap, self.channel, self.weight,
+                                    frames)
 
     def finish(self, frames: np.ndarray, span_us: int) -> None:
         if self.raw:
@@ -103,8 +104,8 @@ class Accumulated(Representation):
 class Voxel(Representation):
     """Voxel grids: ``n_time_bins`` channels, bilinear in time inside each window."""
 
-    def _bin(self, t, x, y, p, bounds, t0, span_us, frames) -> None:
-        _kernels.voxel_windows(t, x, y, p, bounds, t0, span_us, self.xmap, self.ymap, frames)
+    def _bin(self, events, bounds, t0, span_us, frames) -> None:
+        _kernels.voxel_windows(events, bounds, t0, span_us, self.mapped, self.xmap, self.ymap, frames)
 
 
 class TimeSurface(Representation):
@@ -118,19 +119,19 @@ class TimeSurface(Representation):
     def reset(self) -> None:
         self.last.fill(_kernels.NEVER_US)
 
-    def complete(self, t, x, y, p, bounds, t0, span_us, frames) -> None:
-        self._bin(t, x, y, p, bounds, t0, span_us, frames)
+    def complete(self, events, bounds, t0, span_us, frames) -> None:
+        self._bin(events, bounds, t0, span_us, frames)
 
-    def partial(self, t, x, y, p, lo, hi, t0, span_us) -> None:
+    def partial(self, events, lo, hi, t0, span_us) -> None:
         if hi > lo:
-            self._bin(t, x, y, p, np.array([lo, hi], dtype=np.int64), t0, span_us, self._none)
+            self._bin(events, np.array([lo, hi], dtype=np.int64), t0, span_us, self._none)
 
     def pending(self, frames, t0, span_us) -> None:
-        self._bin(*_NO_EVENTS, np.zeros(2, dtype=np.int64), t0, span_us, frames)
+        self._bin(_NO_EVENTS, np.zeros(2, dtype=np.int64), t0, span_us, frames)
 
-    def _bin(self, t, x, y, p, bounds, t0, span_us, frames) -> None:
-        _kernels.time_surface_windows(t, x, y, p, bounds, t0, span_us, float(self.config.tau_us),
-                                      self.xmap, self.ymap, self.last, frames)
+    def _bin(self, events, bounds, t0, span_us, frames) -> None:
+        _kernels.time_surface_windows(events, bounds, t0, span_us, float(self.config.tau_us),
+                                      self.mapped, self.xmap, self.ymap, self.last, frames)
 
 
 def make_representation(config: FrameConfig) -> Representation:
