@@ -26,25 +26,53 @@ def _signed_crossings(ref: float, level: float, c_on: float, c_off: float) -> in
 
 
 @njit(cache=True, nogil=True)
-def count_crossings(ref: np.ndarray, log_next: np.ndarray, c_on: np.ndarray, c_off: np.ndarray) -> int:
-    """Number of events :func:`emit_crossings` can write for this step (before refractory drops).
+def log_and_count(image: np.ndarray, prev_image: np.ndarray, log_eps: float, log_prev: np.ndarray,
+                  log_out: np.ndarray, ref: np.ndarray, c_on: np.ndarray, c_off: np.ndarray,
+                  active: np.ndarray) -> tuple[int, int]:
+    """Log intensities of a new frame, and which pixels will fire how many events.
 
-    All arrays are ``(H, W)`` float32 log intensities / thresholds.
+    Writes ``log(image + log_eps)`` into ``log_out`` (reusing ``log_prev`` where
+    ``image`` equals ``prev_image``: a still background costs no logarithm) and
+    the flat indices ``y * W + x`` of the pixels whose level crossed at least
+    one threshold from ``ref`` into ``active`` (ascending).
+
+    Args:
+        image, prev_image: ``(H, W)`` float32 intensities of this and the previous frame
+            (``prev_image`` NaN for none).
+        log_prev: ``(H, W)`` float32 log intensities of the previous frame.
+        log_out: ``(H, W)`` float32 output.
+        ref, c_on, c_off: ``(H, W)`` float32 reference levels and ON / OFF thresholds.
+        active: ``(H * W,)`` int64 output.
+
+    Returns:
+        ``(events, n_active)``: how many events :func:`emit_crossings` can write
+        for this step (before refractory drops), and how many indices ``active`` holds.
     """
     h, w = ref.shape
     n = 0
+    k = 0
     for y in range(h):
         for x in range(w):
-            n += abs(_signed_crossings(ref[y, x], log_next[y, x], c_on[y, x], c_off[y, x]))
-    return n
+            v = image[y, x]
+            if v == prev_image[y, x]:
+                level = log_prev[y, x]
+            else:
+                level = np.float32(math.log(v + log_eps))
+            log_out[y, x] = level
+            c = abs(_signed_crossings(ref[y, x], level, c_on[y, x], c_off[y, x]))
+            if c:
+                n += c
+                active[k] = y * w + x
+                k += 1
+    return n, k
 
 
 @njit(cache=True, nogil=True)
 def emit_crossings(log_prev: np.ndarray, log_next: np.ndarray, ref: np.ndarray, last_t: np.ndarray,
-                   c_on: np.ndarray, c_off: np.ndarray, t0: int, t1: int, refractory_us: int,
+                   c_on: np.ndarray, c_off: np.ndarray, active: np.ndarray, t0: int, t1: int, refractory_us: int,
                    out_t: np.ndarray, out_x: np.ndarray, out_y: np.ndarray, out_p: np.ndarray) -> tuple[int, int]:
-    """Events of every pixel whose log intensity ramps linearly from ``log_prev`` (at ``t0`` µs)
-    to ``log_next`` (at ``t1`` µs).
+    """Events of the ``active`` pixels, whose log intensity ramps linearly from ``log_prev``
+    (at ``t0`` µs) to ``log_next`` (at ``t1`` µs).
 
     Each crossing of the level ``ref ± k * c`` emits one event at the
     interpolated time (floored to µs, inside ``[t0, t1)``) and moves ``ref`` by
@@ -56,44 +84,47 @@ def emit_crossings(log_prev: np.ndarray, log_next: np.ndarray, ref: np.ndarray, 
         ref: ``(H, W)`` float32 reference levels (state, updated).
         last_t: ``(H, W)`` int64 time of each pixel's last event in µs (state, updated).
         c_on, c_off: ``(H, W)`` float32 per-pixel ON / OFF thresholds (log units, > 0).
-        out_t, out_x, out_y, out_p: outputs of length >= :func:`count_crossings`,
-            filled pixel by pixel (not time-sorted across pixels).
+        active: flat pixel indices ``y * W + x`` to visit (from :func:`log_and_count`);
+            other pixels have no crossing.
+        out_t, out_x, out_y, out_p: outputs of length >= the count of
+            :func:`log_and_count`, filled pixel by pixel (not time-sorted across pixels).
 
     Returns:
         ``(written, dropped)``: events written and events dropped as refractory.
     """
-    h, w = ref.shape
+    w = ref.shape[1]
     span = t1 - t0
     n = 0
     dropped = 0
-    for y in range(h):
-        for x in range(w):
-            r = ref[y, x]
-            a = log_prev[y, x]
-            b = log_next[y, x]
-            k = _signed_crossings(r, b, c_on[y, x], c_off[y, x])
-            if k == 0:
+    for i in range(active.shape[0]):
+        y = active[i] // w
+        x = active[i] - y * w
+        r = ref[y, x]
+        a = log_prev[y, x]
+        b = log_next[y, x]
+        k = _signed_crossings(r, b, c_on[y, x], c_off[y, x])
+        if k == 0:
+            continue
+        step = c_on[y, x] if k > 0 else -c_off[y, x]
+        pol = 1 if k > 0 else 0
+        slope = b - a
+        for _ in range(abs(k)):
+            r += step
+            frac = (r - a) / slope if slope != 0.0 else 0.0
+            frac = min(max(frac, 0.0), 1.0)
+            t = t0 + int(math.floor(frac * span))
+            if t >= t1:
+                t = t1 - 1
+            if t - last_t[y, x] < refractory_us:
+                dropped += 1
                 continue
-            step = c_on[y, x] if k > 0 else -c_off[y, x]
-            pol = 1 if k > 0 else 0
-            slope = b - a
-            for _ in range(abs(k)):
-                r += step
-                frac = (r - a) / slope if slope != 0.0 else 0.0
-                frac = min(max(frac, 0.0), 1.0)
-                t = t0 + int(math.floor(frac * span))
-                if t >= t1:
-                    t = t1 - 1
-                if t - last_t[y, x] < refractory_us:
-                    dropped += 1
-                    continue
-                last_t[y, x] = t
-                out_t[n] = t
-                out_x[n] = x
-                out_y[n] = y
-                out_p[n] = pol
-                n += 1
-            ref[y, x] = r
+            last_t[y, x] = t
+            out_t[n] = t
+            out_x[n] = x
+            out_y[n] = y
+            out_p[n] = pol
+            n += 1
+        ref[y, x] = r
     return n, dropped
 
 

@@ -17,9 +17,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from evstream.cameras import _kernels
-from evstream.events import EVENT_DTYPE, empty_events
+from evstream.events import EVENT_DTYPE, concat_events, empty_events
 
-__all__ = ["DvsParams", "DvsPixelModel", "log_intensity"]
+__all__ = ["DvsParams", "DvsPixelModel", "NOISE_BLOCK_US"]
+
+NOISE_BLOCK_US = 100_000
+"""Background noise is drawn per block of this much absolute time (µs)."""
+
+_MASK64 = (1 << 64) - 1
 
 
 @dataclass(frozen=True)
@@ -52,11 +57,6 @@ class DvsParams:
                 raise ValueError(f"DVS parameter {name} out of range (got {getattr(self, name)!r})")
 
 
-def log_intensity(frame: np.ndarray, log_eps: float) -> np.ndarray:
-    """``log(frame + log_eps)`` as float32 for an ``(H, W)`` intensity image in [0, 1]."""
-    return np.log(np.asarray(frame, dtype=np.float32) + np.float32(log_eps))
-
-
 class DvsPixelModel:
     """Turns a sequence of ``(H, W)`` intensity frames into time-sorted events.
 
@@ -74,14 +74,19 @@ class DvsPixelModel:
         self.width = int(width)
         self.height = int(height)
         self.params = params or DvsParams()
-        self._rng = np.random.default_rng(seed)
+        self.seed = int(seed)
+        rng = np.random.default_rng(seed)
         shape = (self.height, self.width)
         p = self.params
-        self.c_on = np.maximum(self._rng.normal(p.threshold, p.threshold_sigma, shape), 0.01).astype(np.float32)
-        self.c_off = np.maximum(self._rng.normal(p.threshold, p.threshold_sigma, shape), 0.01).astype(np.float32)
+        self.c_on = np.maximum(rng.normal(p.threshold, p.threshold_sigma, shape), 0.01).astype(np.float32)
+        self.c_off = np.maximum(rng.normal(p.threshold, p.threshold_sigma, shape), 0.01).astype(np.float32)
+        self._noise_cache: tuple[int, np.ndarray] = (-(2**62), empty_events())
         self._ref = np.zeros(shape, np.float32)
         self._last_t = np.full(shape, np.iinfo(np.int64).min // 2, np.int64)
-        self._log: np.ndarray | None = None
+        self._image = np.full(shape, np.nan, np.float32)  # last frame (NaN: none yet)
+        self._log = np.zeros(shape, np.float32)  # its log intensity
+        self._spare = np.zeros(shape, np.float32)  # buffer the next frame's log intensity goes into
+        self._active = np.zeros(self.width * self.height, np.int64)  # pixels with crossings this step
         self._t: int | None = None
         self.refractory_drops = 0
 
@@ -92,7 +97,7 @@ class DvsPixelModel:
 
     def reset(self) -> None:
         """Forget the reference levels (the next frame starts a new stream); mismatch is kept."""
-        self._log = None
+        self._image.fill(np.nan)
         self._t = None
         self._last_t.fill(np.iinfo(np.int64).min // 2)
 
@@ -105,34 +110,53 @@ class DvsPixelModel:
         """
         if frame.shape != (self.height, self.width):
             raise ValueError(f"frame shape {frame.shape} does not match the sensor ({self.height}, {self.width})")
-        log_next = log_intensity(frame, self.params.log_eps)
-        if self._log is None:
+        if self._t is not None and int(t) <= self._t:
+            raise ValueError(f"frame time {int(t)} µs is not after the previous frame ({self._t} µs)")
+        image = np.ascontiguousarray(frame, dtype=np.float32)
+        log_next = self._spare
+        cap, n_active = _kernels.log_and_count(image, self._image, np.float32(self.params.log_eps), self._log,
+                                               log_next, self._ref, self.c_on, self.c_off, self._active)
+        self._image[:] = image
+        if self._t is None:
             self._ref[:] = log_next
-            self._log, self._t = log_next, int(t)
+            self._spare, self._log, self._t = self._log, log_next, int(t)
             return empty_events()
         t0, t1 = self._t, int(t)
-        if t1 <= t0:
-            raise ValueError(f"frame time {t1} µs is not after the previous frame ({t0} µs)")
-        cap = _kernels.count_crossings(self._ref, log_next, self.c_on, self.c_off)
         noise = self._noise(t0, t1)
         out = np.empty(cap + len(noise), EVENT_DTYPE)
         n, dropped = _kernels.emit_crossings(self._log, log_next, self._ref, self._last_t, self.c_on, self.c_off,
-                                             t0, t1, self.params.refractory_us,
+                                             self._active[:n_active], t0, t1, self.params.refractory_us,
                                              out["t"], out["x"], out["y"], out["p"])
         self.refractory_drops += dropped
         out[n:n + len(noise)] = noise
         out = out[:n + len(noise)]
-        self._log, self._t = log_next, t1
-        return out[np.argsort(out["t"], kind="stable")]
+        self._spare, self._log, self._t = self._log, log_next, t1
+        return out[np.argsort(out["t"], kind="stable")] if len(noise) or n_active > 1 else out
 
     def _noise(self, t0: int, t1: int) -> np.ndarray:
-        """Background activity in ``[t0, t1)``: Poisson count, uniform pixels, times and polarity."""
-        rate = self.params.noise_hz * self.width * self.height * (t1 - t0) * 1e-6
-        n = int(self._rng.poisson(rate)) if rate > 0 else 0
-        ev = empty_events(n)
-        if n:
-            ev["t"] = self._rng.integers(t0, t1, n)
-            ev["x"] = self._rng.integers(0, self.width, n)
-            ev["y"] = self._rng.integers(0, self.height, n)
-            ev["p"] = self._rng.integers(0, 2, n)
-        return ev
+        """Background activity in ``[t0, t1)`` µs: Poisson events, uniform in pixels, time and polarity.
+
+        Drawn per block of :data:`NOISE_BLOCK_US` of absolute time from a generator
+        seeded by ``(seed, block)``, so the noise at a given time does not depend
+        on how the time was stepped (frame rate, packet sizes).
+        """
+        if self.params.noise_hz <= 0:
+            return empty_events()
+        parts = []
+        for block in range(t0 // NOISE_BLOCK_US, (t1 - 1) // NOISE_BLOCK_US + 1):
+            ev = self._noise_block(block)
+            parts.append(ev[np.searchsorted(ev["t"], t0):np.searchsorted(ev["t"], t1)])
+        return parts[0] if len(parts) == 1 else concat_events(parts)
+
+    def _noise_block(self, block: int) -> np.ndarray:
+        if self._noise_cache[0] != block:
+            rng = np.random.default_rng([self.seed & _MASK64, block & _MASK64])
+            t_lo = block * NOISE_BLOCK_US
+            n = int(rng.poisson(self.params.noise_hz * self.width * self.height * NOISE_BLOCK_US * 1e-6))
+            ev = empty_events(n)
+            ev["t"] = np.sort(rng.integers(t_lo, t_lo + NOISE_BLOCK_US, n))
+            ev["x"] = rng.integers(0, self.width, n)
+            ev["y"] = rng.integers(0, self.height, n)
+            ev["p"] = rng.integers(0, 2, n)
+            self._noise_cache = (block, ev)
+        return self._noise_cache[1]

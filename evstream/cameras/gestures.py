@@ -14,7 +14,9 @@ Label files use DVS Gesture's ``*_labels.csv`` layout: a header
 
 from __future__ import annotations
 
+import cmath
 import csv
+import functools
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,7 +56,8 @@ class Body:
     """Where the person stands and how big they are, in pixels (for a 128 x 128 sensor, scale 1).
 
     ``cx`` is the body's centre line, ``shoulder_y`` the shoulders' height,
-    ``scale`` multiplies every length.
+    ``scale`` multiplies every length. Points are complex numbers ``x + 1j * y``
+    (pixels, y down): cheap 2-D vectors whose rotation is a multiplication.
     """
 
     cx: float = 64.0
@@ -69,13 +72,13 @@ class Body:
     def forearm(self) -> float:
         return 18.0 * self.scale
 
-    def shoulder(self, side: int) -> np.ndarray:
+    def shoulder(self, side: int) -> complex:
         """Shoulder position; ``side`` -1 = subject's right (image left), +1 = left."""
-        return np.array([self.cx + side * 14.0 * self.scale, self.shoulder_y])
+        return complex(self.cx + side * 14.0 * self.scale, self.shoulder_y)
 
-    def rest_hand(self, side: int) -> np.ndarray:
+    def rest_hand(self, side: int) -> complex:
         """Hand position of an arm hanging at rest."""
-        return self.shoulder(side) + np.array([side * 4.0, 36.0]) * self.scale
+        return self.shoulder(side) + complex(side * 4.0, 36.0) * self.scale
 
 
 @dataclass(frozen=True)
@@ -99,61 +102,62 @@ class GestureSegment:
         return GESTURES[self.label]
 
 
-def _circle(center: np.ndarray, radius: float, angle: float) -> np.ndarray:
-    return center + radius * np.array([math.cos(angle), math.sin(angle)])
+@functools.lru_cache(maxsize=64)
+def _free_motion(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Relative frequencies and phases ``(2 hands, 2 axes, 3 sinusoids)`` of the "other" class."""
+    rng = np.random.default_rng(seed)
+    return rng.uniform(0.3, 1.2, (2, 2, 3)), rng.uniform(0.0, 2.0 * math.pi, (2, 2, 3))
 
 
-def hand_targets(seg: GestureSegment, t_us: int) -> tuple[np.ndarray, np.ndarray]:
-    """Right and left hand positions (pixels) of ``seg`` at time ``t_us`` µs.
+def hand_targets(seg: GestureSegment, t_us: int) -> tuple[complex, complex]:
+    """Right and left hand positions (pixels, ``x + 1j * y``) of ``seg`` at time ``t_us`` µs.
 
     The motion fades in and out over the first and last 150 ms of the segment
     from the rest pose, so segments join without jumps.
     """
-    b, a = seg.body, seg.amplitude * seg.body.scale
+    b, s = seg.body, seg.body.scale
+    a = seg.amplitude * s
     tau = (t_us - seg.start_us) * 1e-6
     phi = 2.0 * math.pi * seg.freq_hz * tau
-    rs, ls = b.shoulder(-1), b.shoulder(+1)
-    right, left = b.rest_hand(-1), b.rest_hand(+1)
-    chest = np.array([b.cx, b.shoulder_y + 14.0 * b.scale])
+    rest_r, rest_l = b.rest_hand(-1), b.rest_hand(+1)
+    right, left = rest_r, rest_l
+    chest = complex(b.cx, b.shoulder_y + 14.0 * s)
     name = seg.name
     if name == "hand_clap":
-        d = (3.0 + 7.0 * a * (1.0 + math.cos(phi))) * b.scale
-        right, left = chest + [-d, 0.0], chest + [d, 0.0]
+        d = (3.0 + 7.0 * a * (1.0 + math.cos(phi))) * s
+        right, left = chest - d, chest + d
     elif name in ("right_hand_wave", "left_hand_wave"):
         side = -1 if name.startswith("right") else 1
-        hand = b.shoulder(side) + np.array([side * 12.0 * b.scale + 9.0 * a * math.sin(phi), -26.0 * b.scale])
+        hand = b.shoulder(side) + complex(side * 12.0 * s + 9.0 * a * math.sin(phi), -26.0 * s)
         right, left = (hand, left) if side < 0 else (right, hand)
     elif "arm_" in name and "clockwise" in name:
         side = -1 if name.startswith("right") else 1
         turn = -1.0 if "counter" in name else 1.0
-        center = b.shoulder(side) + np.array([side * 10.0 * b.scale, 2.0 * b.scale])
-        hand = _circle(center, 20.0 * a, math.pi / 2 + turn * phi)
+        center = b.shoulder(side) + complex(side * 10.0, 2.0) * s
+        hand = center + 20.0 * a * cmath.exp(1j * (math.pi / 2 + turn * phi))
         right, left = (hand, left) if side < 0 else (right, hand)
     elif name == "arm_roll":
-        right = _circle(chest + [-4.0 * b.scale, 4.0 * b.scale], 7.0 * a, phi)
-        left = _circle(chest + [4.0 * b.scale, 4.0 * b.scale], 7.0 * a, phi + math.pi)
+        right = chest + complex(-4.0, 4.0) * s + 7.0 * a * cmath.exp(1j * phi)
+        left = chest + complex(4.0, 4.0) * s - 7.0 * a * cmath.exp(1j * phi)
     elif name == "air_drums":
-        right = chest + [-13.0 * b.scale, 8.0 * b.scale + 8.0 * a * math.sin(phi)]
-        left = chest + [13.0 * b.scale, 8.0 * b.scale - 8.0 * a * math.sin(phi)]
+        right = chest + complex(-13.0 * s, 8.0 * s + 8.0 * a * math.sin(phi))
+        left = chest + complex(13.0 * s, 8.0 * s - 8.0 * a * math.sin(phi))
     elif name == "air_guitar":
-        left = ls + np.array([14.0 * b.scale + 3.0 * a * math.sin(0.5 * phi), -4.0 * b.scale])
-        right = chest + [-4.0 * b.scale, 14.0 * b.scale + 7.0 * a * math.sin(2.0 * phi)]
+        left = b.shoulder(+1) + complex(14.0 * s + 3.0 * a * math.sin(0.5 * phi), -4.0 * s)
+        right = chest + complex(-4.0 * s, 14.0 * s + 7.0 * a * math.sin(2.0 * phi))
     else:  # "other": smooth free motion of both hands, a sum of sinusoids
-        rng = np.random.default_rng(seg.seed)
-        f = rng.uniform(0.3, 1.2, (2, 2, 3))
-        ph = rng.uniform(0.0, 2.0 * math.pi, (2, 2, 3))
-        wobble = (np.sin(phi * f + ph).sum(axis=-1) / 3.0) * 14.0 * a
-        right = rs + np.array([-8.0 * b.scale, 16.0 * b.scale]) + wobble[0]
-        left = ls + np.array([8.0 * b.scale, 16.0 * b.scale]) + wobble[1]
+        f, ph = _free_motion(seg.seed)
+        wobble = np.sin(phi * f + ph).sum(axis=-1) * (14.0 * a / 3.0)
+        right = b.shoulder(-1) + complex(-8.0, 16.0) * s + complex(wobble[0, 0], wobble[0, 1])
+        left = b.shoulder(+1) + complex(8.0, 16.0) * s + complex(wobble[1, 0], wobble[1, 1])
     ramp_s = 0.15
     end_s = (seg.end_us - seg.start_us) * 1e-6
     w = min(1.0, tau / ramp_s, max(end_s - tau, 0.0) / ramp_s)
     w = w * w * (3.0 - 2.0 * w)
-    return (b.rest_hand(-1) + w * (right - b.rest_hand(-1)),
-            b.rest_hand(+1) + w * (left - b.rest_hand(+1)))
+    return rest_r + w * (right - rest_r), rest_l + w * (left - rest_l)
 
 
-def arm_pose(body: Body, side: int, hand: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def arm_pose(body: Body, side: int, hand: complex) -> tuple[complex, complex, complex]:
     """``(shoulder, elbow, hand)`` of one arm reaching for ``hand`` (two-link inverse kinematics).
 
     A target out of reach is pulled onto the reachable ring; the elbow bends
@@ -162,14 +166,12 @@ def arm_pose(body: Body, side: int, hand: np.ndarray) -> tuple[np.ndarray, np.nd
     s = body.shoulder(side)
     l1, l2 = body.upper_arm, body.forearm
     v = hand - s
-    d = float(np.hypot(*v))
+    d = abs(v)
     d_c = min(max(d, abs(l1 - l2) + 1e-3), l1 + l2 - 1e-3)
-    u = v / d if d > 1e-9 else np.array([0.0, 1.0])
-    hand = s + u * d_c
+    u = v / d if d > 1e-9 else 1j
     cos_a = (l1 * l1 + d_c * d_c - l2 * l2) / (2.0 * l1 * d_c)
     a = -side * math.acos(min(max(cos_a, -1.0), 1.0))
-    rot = np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
-    return s, s + l1 * (rot @ u), hand
+    return s, s + l1 * u * cmath.exp(1j * a), s + u * d_c
 
 
 def make_schedule(n_segments: int, seed: int = 0, labels: list[int] | None = None,

@@ -147,5 +147,6 @@ class GestureScene(Scene):
         ]
         for side, hand in ((-1, hands[0]), (+1, hands[1])):
             sh, el, ha = arm_pose(b, side, hand)
-            rows += [(*sh, *el, 3.5 * s, va), (*el, *ha, 3.0 * s, va), (*ha, *ha, 4.5 * s, va)]
+            rows += [(sh.real, sh.imag, el.real, el.imag, 3.5 * s, va), (el.real, el.imag, ha.real, ha.imag, 3.0 * s, va),
+                     (ha.real, ha.imag, ha.real, ha.imag, 4.5 * s, va)]
         return np.array(rows, dtype=np.float64)

@@ -15,10 +15,10 @@ from evstream.cameras.scene import GestureScene
 from evstream.cameras.synthetic import SyntheticCamera
 
 
-def _angles(seg: GestureSegment, side: int, center: np.ndarray) -> np.ndarray:
+def _angles(seg: GestureSegment, side: int, center: complex) -> np.ndarray:
     ts = np.arange(seg.start_us + 200_000, seg.end_us - 200_000, 10_000)
     hands = np.array([hand_targets(seg, int(t))[0 if side < 0 else 1] for t in ts])
-    return np.unwrap(np.arctan2(hands[:, 1] - center[1], hands[:, 0] - center[0]))
+    return np.unwrap(np.angle(hands - center))
 
 
 @pytest.mark.parametrize("name, side, turn", [
@@ -28,7 +28,7 @@ def test_arm_circles_turn_the_named_way(name: str, side: int, turn: int) -> None
     """Clockwise as the camera sees it: in image coordinates (y down) the angle grows."""
     body = Body()
     seg = GestureSegment(GESTURES.index(name), 0, 2_000_000, body, freq_hz=1.0)
-    center = body.shoulder(side) + np.array([side * 10.0, 2.0])
+    center = body.shoulder(side) + complex(side * 10.0, 2.0)
     angles = _angles(seg, side, center)
     assert turn * (angles[-1] - angles[0]) > 2 * math.pi  # more than one full turn in 1.6 s at 1 Hz
 
@@ -37,10 +37,10 @@ def test_waves_move_only_the_named_hand() -> None:
     body = Body()
     for name, moving in (("right_hand_wave", 0), ("left_hand_wave", 1)):
         seg = GestureSegment(GESTURES.index(name), 0, 2_000_000, body)
-        hands = np.array([hand_targets(seg, t) for t in range(300_000, 1_700_000, 20_000)])
-        spread = hands.std(axis=0).sum(axis=1)  # (2,): motion of right and left hand
+        hands = np.array([hand_targets(seg, t) for t in range(300_000, 1_700_000, 20_000)])  # (T, 2) complex
+        spread = hands.std(axis=0)  # motion of the right and the left hand, pixels
         assert spread[moving] > 2.0 and spread[1 - moving] < 1e-9
-        assert hands[:, moving, 1].max() < body.shoulder_y  # waving hand raised above the shoulder
+        assert hands[:, moving].imag.max() < body.shoulder_y  # waving hand raised above the shoulder
 
 
 def test_gestures_start_and_end_at_rest() -> None:
@@ -54,10 +54,14 @@ def test_gestures_start_and_end_at_rest() -> None:
 
 def test_arm_pose_keeps_segment_lengths() -> None:
     body = Body(scale=1.2)
-    for target in ([10.0, 10.0], [50.0, 80.0], [64.0, 52.0], [200.0, 0.0]):
-        s, e, h = arm_pose(body, -1, np.array(target))
-        assert np.isclose(np.hypot(*(e - s)), body.upper_arm)
-        assert np.isclose(np.hypot(*(h - e)), body.forearm)
+    for target in (10 + 10j, 50 + 80j, 64 + 52j, 200 + 0j):
+        s, e, h = arm_pose(body, -1, target)
+        assert np.isclose(abs(e - s), body.upper_arm)
+        assert np.isclose(abs(h - e), body.forearm)
+    # A hanging arm's elbow bends outwards (away from the body's centre line).
+    for side in (-1, 1):
+        s, e, h = arm_pose(body, side, body.rest_hand(side) - 8j)
+        assert side * (e.real - s.real) > 0
 
 
 def test_schedule_is_ordered_and_reproducible() -> None:

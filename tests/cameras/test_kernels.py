@@ -23,12 +23,23 @@ def test_emit_crossings_matches_reference(seed: int) -> None:
     c_off = rng.uniform(0.1, 0.3, (h, w)).astype(np.float32)
     last_t = rng.choice([-10**9, 995, 1003], (h, w)).astype(np.int64)
     ref_n, last_n = ref.copy(), last_t.copy()
+    # The new frame: some pixels unchanged since the previous frame (their log is reused, not recomputed).
+    image = (np.exp(log_next) - 0.02).astype(np.float32)
+    prev_image = np.where(log_next == log_prev, image, np.nan).astype(np.float32)
+    level, active = np.zeros_like(log_next), np.zeros(h * w, np.int64)
+    cap, n_active = _kernels.log_and_count(image, prev_image, np.float32(0.02), log_prev, level, ref, c_on, c_off,
+                                           active)
+    still = log_next == log_prev
+    assert still.any()
+    np.testing.assert_array_equal(level[still], log_prev[still])
+    np.testing.assert_allclose(level[~still], np.log(image + np.float32(0.02))[~still], rtol=1e-6)
+    log_next = level
     expected, exp_dropped = naive.emit_crossings(log_prev, log_next, ref_n, last_n, c_on, c_off, 1000, 2000, 300)
-
-    cap = _kernels.count_crossings(ref, log_next, c_on, c_off)
+    fired = {y * w + x for _, x, y, _ in expected}
+    assert set(active[:n_active].tolist()) >= fired and np.all(np.diff(active[:n_active]) > 0)
     out = np.zeros(cap, EVENT_DTYPE)
-    n, dropped = _kernels.emit_crossings(log_prev, log_next, ref, last_t, c_on, c_off, 1000, 2000, 300,
-                                         out["t"], out["x"], out["y"], out["p"])
+    n, dropped = _kernels.emit_crossings(log_prev, log_next, ref, last_t, c_on, c_off, active[:n_active],
+                                         1000, 2000, 300, out["t"], out["x"], out["y"], out["p"])
     got = [tuple(int(v) for v in e) for e in out[:n][["t", "x", "y", "p"]].tolist()]
     assert expected, "the random scene must produce events"
     assert exp_dropped > 0, "the refractory state must drop some events"
