@@ -20,19 +20,19 @@ signal reaches each layer by same-step backprop), one optimizer step at the end
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from evstream.learning.catalog import RULES
 from evstream.learning.eligibility import SynapseGeometry, causal_synapse, noncausal_tap
 from evstream.learning.synapse import Synapse
 
-__all__ = ["LeakyReadout", "RULES", "STLLRFactors", "SequenceResult", "SpikingLayer", "local_step",
+__all__ = ["LeakyReadout", "STLLRFactors", "SequenceResult", "SpikingLayer", "Traces", "local_step",
            "stllr_sequence"]
-
-RULES: tuple[str, ...] = ("bptt", "stllr")
 
 
 @dataclass(frozen=True)
@@ -65,55 +65,91 @@ def local_step(neuron: nn.Module, current: torch.Tensor) -> tuple[torch.Tensor, 
     return (spikes if attached else spikes.detach()), psi
 
 
+class Traces:
+    """S-TLLR state of one layer and its per-step update.
+
+    ``trx``: presynaptic trace, shape of the layer input ``(B, N_in)`` or
+    ``(B, C_in, H, W)``; ``trpsi``: postsynaptic trace of ``psi_eff``, shape of
+    the output (kept only when ``alpha_post != 0``). Both are ``None`` until the
+    first step and after :meth:`reset`; nothing else is stored between steps.
+    """
+
+    def __init__(self, factors: STLLRFactors) -> None:
+        self.factors = factors
+        self.trx: torch.Tensor | None = None
+        self.trpsi: torch.Tensor | None = None
+
+    def reset(self) -> None:
+        self.trx = None
+        self.trpsi = None
+
+    def step(self, x: torch.Tensor, weight: torch.Tensor, geometry: SynapseGeometry, neuron: nn.Module,
+             post: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+        """One S-TLLR step of ``neuron(post(W (*) x))``; returns the spikes.
+
+        ``post`` maps the synapse output to the neuron's current: a bias, or the
+        GroupNorm of the architecture-faithful STC cells. A GroupNorm mixes the
+        outputs of a sample, so only the causal term is defined through it
+        (spec 5.1); callers with such a ``post`` must use ``alpha_post == 0``.
+        """
+        f = self.factors
+        x_now = x.detach()
+        self.trx = x_now.clone() if self.trx is None else f.lambda_pre * self.trx + x_now
+        current = causal_synapse(x, self.trx, weight, geometry, f.alpha_pre)
+        if post is not None:
+            current = post(current)
+        if f.alpha_post == 0.0:
+            spikes = neuron(current)
+        else:
+            spikes, psi = local_step(neuron, current)
+            trpsi_old = torch.zeros_like(psi) if self.trpsi is None else self.trpsi
+            if spikes.requires_grad:
+                spikes = noncausal_tap(spikes, x_now, trpsi_old, weight, geometry, f.alpha_post)
+            self.trpsi = f.lambda_post * trpsi_old + psi
+        neuron.detach_state()
+        return spikes
+
+
 class SpikingLayer(nn.Module):
     """A synapse and a neuron; ``layer(x)`` runs one step and returns spikes.
 
     Args:
         synapse: weights (``I = W_hat (*) x + b``).
-        neuron: stateful neuron module taking the current ``I``.
+        neuron: stateful neuron module taking the current ``I`` (``reset()``, ``detach_state()``).
         factors: S-TLLR trace factors (used in ``"stllr"`` mode).
 
-    State (S-TLLR mode): ``trx`` (shape of the input), ``trpsi`` (shape of the
-    output), allocated on the first step with the batch shape; ``reset()`` clears it.
+    ``rule`` selects ``"bptt"`` (plain autograd) or ``"stllr"`` (traces in ``traces``).
     """
 
     def __init__(self, synapse: Synapse, neuron: nn.Module, factors: STLLRFactors | None = None) -> None:
         super().__init__()
         self.synapse = synapse
         self.neuron = neuron
-        self.factors = factors or STLLRFactors()
+        self.traces = Traces(factors or STLLRFactors())
         self.rule = "bptt"
-        self.trx: torch.Tensor | None = None
-        self.trpsi: torch.Tensor | None = None
 
     @property
     def geometry(self) -> SynapseGeometry:
         return self.synapse.geometry
 
+    @property
+    def trx(self) -> torch.Tensor | None:
+        return self.traces.trx
+
+    @property
+    def trpsi(self) -> torch.Tensor | None:
+        return self.traces.trpsi
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.rule == "bptt":
             return self.neuron(self.synapse(x))
-        return self._stllr_step(x)
-
-    def _stllr_step(self, x: torch.Tensor) -> torch.Tensor:
-        f = self.factors
-        x_now = x.detach()
-        self.trx = x_now.clone() if self.trx is None else f.lambda_pre * self.trx + x_now
-        weight = self.synapse.effective_weight()
-        current = self.synapse.add_bias(causal_synapse(x, self.trx, weight, self.geometry, f.alpha_pre))
-        spikes, psi = local_step(self.neuron, current)
-        trpsi_old = torch.zeros_like(psi) if self.trpsi is None else self.trpsi
-        if f.alpha_post != 0.0 and spikes.requires_grad:
-            spikes = noncausal_tap(spikes, x_now, trpsi_old, weight, self.geometry, f.alpha_post)
-        self.trpsi = f.lambda_post * trpsi_old + psi
-        self.neuron.detach_state()
-        return spikes
+        return self.traces.step(x, self.synapse.effective_weight(), self.geometry, self.neuron,
+                                self.synapse.add_bias)
 
     def reset(self) -> None:
         """Clear neuron state and traces (a new sequence starts)."""
         self.neuron.reset()
-        self.trx = None
-        self.trpsi = None
+        self.traces.reset()
 
 
 class LeakyReadout(nn.Module):
@@ -167,7 +203,7 @@ class SequenceResult:
 def stllr_sequence(net: nn.Module, frames: torch.Tensor, labels: torch.Tensor,
                    optimizer: torch.optim.Optimizer | None, window: int, online: bool = False,
                    scaler: torch.amp.GradScaler | None = None) -> SequenceResult:
-    """Run ``frames`` ``(T, B, ...)`` through ``net`` (a step-wise module in ``"stllr"`` mode).
+    """Run ``frames`` ``(T, B, ...)`` through ``net`` (``net.step`` or ``net`` itself: one step) in ``"stllr"`` mode.
 
     The last ``window`` steps (``T_l``) each backpropagate ``CE(logits[t], labels)``
     through the layers of that step only; earlier steps only feed the traces.
@@ -175,6 +211,7 @@ def stllr_sequence(net: nn.Module, frames: torch.Tensor, labels: torch.Tensor,
     steps once at the end (``online``: after each window step). ``net`` must have
     been ``reset()`` for this batch. Returns the logits summed over all steps.
     """
+    step = getattr(net, "step", net)
     steps = frames.shape[0]
     first = steps - max(0, min(window, steps))
     if optimizer is not None:
@@ -184,7 +221,7 @@ def stllr_sequence(net: nn.Module, frames: torch.Tensor, labels: torch.Tensor,
     for t in range(steps):
         learn = optimizer is not None and t >= first
         with torch.set_grad_enabled(learn):
-            logits = net(frames[t])
+            logits = step(frames[t])
             if learn:
                 loss = F.cross_entropy(logits.float(), labels)
                 (scaler.scale(loss) if scaler is not None else loss).backward()

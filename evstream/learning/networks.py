@@ -1,0 +1,102 @@
+"""Put a whole network under a learning rule: zoo networks of :mod:`evstream.nn` and S-TLLR layers.
+
+:func:`use_rule` switches a network between ``"bptt"`` and ``"stllr"``:
+
+* :class:`~evstream.learning.stllr.SpikingLayer` and
+  :class:`~evstream.learning.stllr.LeakyReadout` modules get their ``rule`` set;
+* the cells of :mod:`evstream.nn.cells` (``conv`` or ``fc`` synapse, ``norm``,
+  ``neuron``) are wrapped in :class:`STLLRCell` (and unwrapped for BPTT), which
+  runs the GroupNorm variant of spec 5.1: causal eligibility with the trace
+  ``trx`` replacing the input, no non-causal term (``alpha_post`` forced to 0).
+
+Plain layers (pooling, the linear readout) need nothing: under S-TLLR they get
+the same-step gradient, which is their exact instantaneous gradient.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+from torch import nn
+
+from evstream.learning.eligibility import SynapseGeometry
+from evstream.learning.catalog import RULES
+from evstream.learning.stllr import LeakyReadout, SpikingLayer, STLLRFactors, Traces
+
+__all__ = ["STLLRCell", "current_rule", "reset_sequence", "unwrap", "use_rule"]
+
+
+def _synapse_of(cell: nn.Module) -> tuple[nn.Module, SynapseGeometry]:
+    conv = getattr(cell, "conv", None)
+    if isinstance(conv, nn.Conv2d):
+        if conv.bias is not None or len(set(conv.stride)) != 1 or len(set(conv.padding)) != 1:
+            raise ValueError("STLLRCell supports square, bias-free Conv2d synapses")
+        return conv, SynapseGeometry("conv", conv.stride[0], conv.padding[0], conv.dilation[0], conv.groups)
+    fc = getattr(cell, "fc", None)
+    if isinstance(fc, nn.Linear) and fc.bias is None:
+        return fc, SynapseGeometry("linear")
+    raise TypeError(f"{type(cell).__name__} is not a cell with a bias-free conv or fc synapse")
+
+
+class STLLRCell(nn.Module):
+    """An :mod:`evstream.nn` cell (``neuron(norm(synapse(s_in)))``) trained by S-TLLR.
+
+    ``step(x)`` is one S-TLLR step (traces of spec 3.2 with the GroupNorm
+    variant of 5.1); the wrapped cell keeps its parameters, so the network's
+    weights are shared with the unwrapped form.
+    """
+
+    def __init__(self, cell: nn.Module, factors: STLLRFactors) -> None:
+        super().__init__()
+        self.cell = cell
+        self.synapse, self.geometry = _synapse_of(cell)
+        self.traces = Traces(dataclasses.replace(factors, alpha_post=0.0))
+
+    def step(self, x: torch.Tensor) -> torch.Tensor:
+        """One step: input spikes/frame -> output spikes (neuron state detached after it)."""
+        return self.traces.step(x, self.synapse.weight, self.geometry, self.cell.neuron, self.cell.norm)
+
+    forward = step
+
+    def reset(self) -> None:
+        self.cell.neuron.reset()
+        self.traces.reset()
+
+
+def use_rule(net: nn.Module, rule: str, factors: STLLRFactors | None = None) -> nn.Module:
+    """Switch ``net`` (in place) to ``rule`` (``"bptt"`` or ``"stllr"``) and return it."""
+    if rule not in RULES:
+        raise ValueError(f"rule must be one of {', '.join(RULES)} (got {rule!r})")
+    factors = factors or STLLRFactors()
+    for module in list(net.modules()):
+        if isinstance(module, (SpikingLayer, LeakyReadout)):
+            module.rule = rule
+        cells = getattr(module, "cells", None)
+        if isinstance(cells, nn.ModuleList):
+            for i, cell in enumerate(cells):
+                if rule == "stllr" and not isinstance(cell, STLLRCell):
+                    cells[i] = STLLRCell(cell, factors)
+                elif rule == "bptt" and isinstance(cell, STLLRCell):
+                    cells[i] = cell.cell
+    return net
+
+
+def current_rule(net: nn.Module) -> str:
+    """``"stllr"`` when any layer of ``net`` runs S-TLLR, else ``"bptt"``."""
+    for module in net.modules():
+        if isinstance(module, STLLRCell) or getattr(module, "rule", "bptt") == "stllr":
+            return "stllr"
+    return "bptt"
+
+
+def unwrap(net: nn.Module) -> nn.Module:
+    """``net`` back in its plain (BPTT) form, e.g. before saving a checkpoint."""
+    return use_rule(net, "bptt")
+
+
+def reset_sequence(net: nn.Module) -> None:
+    """Clear every state in ``net``: neurons, S-TLLR traces, readouts (before each new sequence)."""
+    for module in net.modules():
+        if module is not net and callable(getattr(module, "reset", None)) and not isinstance(module, nn.ModuleList):
+            module.reset()

@@ -1,0 +1,248 @@
+"""Train a step-wise spiking network on binned frames with BPTT or S-TLLR.
+
+One epoch visits the training set in shuffled batches ``(B, T, 2, H, W)``; every
+batch starts from a fresh state (:func:`~evstream.learning.networks.reset_sequence`).
+
+* ``bptt``: ``T`` steps with autograd through time, loss ``CE(mean_t logits[t], y)``
+  (time-averaged logits, spec neurons.md 4.1), one optimizer step per batch.
+* ``stllr``: :func:`~evstream.learning.stllr.stllr_sequence` (per-step loss on the
+  last ``window`` steps, learning signal by same-step backprop, no graph across steps).
+
+Optimiser: Adam with a linear warm-up and a cosine decay from ``lr`` to ``min_lr``
+per iteration (the STC-LIF recipe's schedule). On CUDA, ``amp`` runs the forward
+in float16 autocast with a gradient scaler. Predictions sum the logits over all
+steps. After every epoch the trainer writes the model checkpoint (``out``), a
+resumable training state (``out`` + ``.state.pt``), the metrics (``out`` +
+``.metrics.json``) and a training curve (``out`` + ``.png``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from evstream.learning.checkpoint import load_state, save_model, save_state
+from evstream.learning.networks import current_rule, reset_sequence, use_rule
+from evstream.learning.catalog import RULES
+from evstream.learning.stllr import STLLRFactors, stllr_sequence
+
+__all__ = ["TrainConfig", "evaluate", "lr_factor", "shift_batch", "train"]
+
+
+@dataclass
+class TrainConfig:
+    """Training hyperparameters (times in epochs, learning rates per iteration)."""
+
+    rule: str = "bptt"
+    epochs: int = 10
+    batch_size: int = 32
+    lr: float = 1e-3
+    min_lr: float = 1e-5
+    warmup_epochs: float = 1.0
+    weight_decay: float = 0.0
+    window: int = 5
+    """S-TLLR ``T_l``: number of final steps that get a loss."""
+    online: bool = False
+    """S-TLLR: optimizer step after every window step instead of once per sequence."""
+    factors: STLLRFactors = field(default_factory=lambda: STLLRFactors(0.2, 0.75, 0.0, 1.0))
+    shift: int = 0
+    """Augmentation: random shift of each training sample by up to this many pixels."""
+    amp: bool = True
+    """Mixed precision (float16 autocast + grad scaler); used on CUDA only."""
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.rule not in RULES:
+            raise ValueError(f"rule must be one of {', '.join(RULES)} (got {self.rule!r})")
+        if isinstance(self.factors, dict):
+            self.factors = STLLRFactors(**self.factors)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def lr_factor(iteration: int, total: int, warmup: int, min_ratio: float) -> float:
+    """Multiplier of the base LR at ``iteration``: linear warm-up over ``warmup`` iterations, then cosine to ``min_ratio``."""
+    if iteration < warmup:
+        return (iteration + 1) / warmup
+    progress = (iteration - warmup) / max(1, total - warmup)
+    return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+def shift_batch(x: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
+    """Shift each sample of ``x`` ``(B, T, C, H, W)`` by up to ``max_shift`` pixels (zero fill).
+
+    One random offset per sample, the same for all its frames: RandomCrop(H, padding=max_shift).
+    """
+    if max_shift <= 0:
+        return x
+    h, w = x.shape[-2:]
+    padded = F.pad(x, (max_shift,) * 4)
+    offsets = torch.randint(0, 2 * max_shift + 1, (x.shape[0], 2), generator=generator)
+    return torch.stack([padded[i, ..., dy:dy + h, dx:dx + w] for i, (dy, dx) in enumerate(offsets.tolist())])
+
+
+def _autocast(device: torch.device, enabled: bool):  # noqa: ANN202
+    return torch.autocast(device_type=device.type, dtype=torch.float16, enabled=enabled and device.type == "cuda")
+
+
+@torch.no_grad()
+def evaluate(net: nn.Module, dataset: Dataset, batch_size: int = 64, device: str | torch.device = "cpu",
+             amp: bool = True) -> dict[str, float]:
+    """Accuracy of ``net`` on ``dataset``: ``{"accuracy": fraction correct, "samples": n, "loss": mean CE}``.
+
+    The prediction sums the logits over all steps. The network runs in plain
+    (BPTT) form; the rule it was trained with does not change the forward pass.
+    """
+    device = torch.device(device)
+    rule = current_rule(net)
+    use_rule(net, "bptt")
+    net.eval()
+    correct, seen, loss_sum = 0, 0, 0.0
+    for frames, labels in DataLoader(dataset, batch_size=batch_size):
+        frames, labels = frames.to(device).transpose(0, 1), labels.to(device)
+        reset_sequence(net)
+        with _autocast(device, amp):
+            logits = sum(net.step(frames[t]).float() for t in range(frames.shape[0]))
+        loss_sum += float(F.cross_entropy(logits / frames.shape[0], labels, reduction="sum"))
+        correct += int((logits.argmax(1) == labels).sum())
+        seen += len(labels)
+    reset_sequence(net)
+    use_rule(net, rule)
+    return {"accuracy": correct / max(1, seen), "samples": seen, "loss": loss_sum / max(1, seen)}
+
+
+def _bptt_batch(net: nn.Module, frames: torch.Tensor, labels: torch.Tensor, optimizer: torch.optim.Optimizer,
+                scaler: torch.amp.GradScaler | None, device: torch.device, amp: bool) -> tuple[torch.Tensor, float]:
+    optimizer.zero_grad(set_to_none=True)
+    with _autocast(device, amp):
+        logits = torch.stack([net.step(frames[t]) for t in range(frames.shape[0])]).float()
+        loss = F.cross_entropy(logits.mean(0), labels)
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        loss.backward()
+        optimizer.step()
+    return logits.detach().sum(0), float(loss.detach())
+
+
+def train(net: nn.Module, train_set: Dataset, val_set: Dataset | None, config: TrainConfig, out: str | Path,
+          device: str | torch.device = "cpu", resume: bool = False, progress: bool = True,
+          extra: dict[str, Any] | None = None, on_epoch: Callable[[dict[str, Any]], None] | None = None,
+          ) -> dict[str, Any]:
+    """Train ``net`` in place for ``config.epochs`` epochs; returns the metrics dict (also written to disk).
+
+    Args:
+        net: a step-wise network (``net.step(frame) -> logits``, ``net.config``).
+        train_set, val_set: datasets of ``(frames (T, 2, H, W), label)``.
+        out: model checkpoint path; ``.state.pt``, ``.metrics.json`` and ``.png``
+            files are written beside it.
+        resume: continue from ``out`` + ``.state.pt`` (model, optimizer, schedule, epoch).
+        extra: saved in the checkpoint (dataset, binning) for ``evstream eval``.
+    """
+    from tqdm import tqdm
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    device = torch.device(device)
+    torch.manual_seed(config.seed)
+    net.to(device)
+    optimizer = torch.optim.Adam(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True, drop_last=False,
+                        generator=torch.Generator().manual_seed(config.seed))
+    total = config.epochs * len(loader)
+    warmup = round(config.warmup_epochs * len(loader))
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda it: lr_factor(it, total, warmup, config.min_lr / config.lr))
+    use_amp = config.amp and device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda") if use_amp else None
+    metrics: dict[str, Any] = {"config": config.to_dict(), "model": getattr(net, "config", {}), "epochs": []}
+    start_epoch = 0
+    if resume:
+        start_epoch, metrics = load_state(out, net, optimizer, schedule, scaler)
+    augment_gen = torch.Generator().manual_seed(config.seed + 1)
+    use_rule(net, config.rule, config.factors)
+    for epoch in range(start_epoch, config.epochs):
+        net.train()
+        began = time.perf_counter()
+        correct = seen = 0
+        loss_sum = 0.0
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs} ({config.rule})", unit="batch",
+                   leave=False, disable=not progress)
+        for frames, labels in bar:
+            frames = shift_batch(frames, config.shift, augment_gen).to(device).transpose(0, 1)
+            labels = labels.to(device)
+            reset_sequence(net)
+            if config.rule == "bptt":
+                logits, loss = _bptt_batch(net, frames, labels, optimizer, scaler, device, use_amp)
+            else:
+                with _autocast(device, use_amp):
+                    result = stllr_sequence(net, frames, labels, optimizer, config.window, config.online, scaler)
+                logits, loss = result.logits, result.loss
+            schedule.step()
+            correct += int((logits.argmax(1) == labels).sum())
+            seen += len(labels)
+            loss_sum += loss * len(labels)
+            bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}")
+        record = {"epoch": epoch + 1, "train_loss": loss_sum / max(1, seen), "train_accuracy": correct / max(1, seen),
+                  "lr": schedule.get_last_lr()[0], "seconds": time.perf_counter() - began}
+        if val_set is not None:
+            val = evaluate(net, val_set, device=device, amp=use_amp)
+            record.update(val_accuracy=val["accuracy"], val_loss=val["loss"], val_samples=val["samples"])
+        metrics["epochs"].append(record)
+        metrics["train_seconds"] = sum(e["seconds"] for e in metrics["epochs"])
+        _write_outputs(net, out, metrics, config, extra, optimizer, schedule, scaler, epoch + 1)
+        if on_epoch is not None:
+            on_epoch(record)
+    return metrics
+
+
+def _write_outputs(net: nn.Module, out: Path, metrics: dict[str, Any], config: TrainConfig,
+                   extra: dict[str, Any] | None, optimizer: torch.optim.Optimizer, schedule: Any,
+                   scaler: torch.amp.GradScaler | None, epoch: int) -> None:
+    rule = config.rule
+    use_rule(net, "bptt")
+    save_model(net, out, training={"rule": rule, "epochs": epoch, **(extra or {})})
+    save_state(out, net, optimizer, schedule, scaler, epoch, metrics)
+    use_rule(net, rule, config.factors)
+    out.with_name(out.name + ".metrics.json").write_text(json.dumps(metrics, indent=2))
+    plot_curves(metrics, out.with_name(out.name + ".png"))
+
+
+def plot_curves(metrics: dict[str, Any], path: Path) -> None:
+    """Training curve PNG: loss (left) and accuracy (right) per epoch."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [e["epoch"] for e in metrics["epochs"]]
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(9, 3.5))
+    ax_loss.plot(epochs, [e["train_loss"] for e in metrics["epochs"]], "o-", label="train")
+    ax_acc.plot(epochs, [e["train_accuracy"] for e in metrics["epochs"]], "o-", label="train")
+    if metrics["epochs"] and "val_accuracy" in metrics["epochs"][0]:
+        ax_loss.plot(epochs, [e["val_loss"] for e in metrics["epochs"]], "s-", label="validation")
+        ax_acc.plot(epochs, [e["val_accuracy"] for e in metrics["epochs"]], "s-", label="validation")
+    ax_loss.set(xlabel="epoch", ylabel="cross-entropy")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy", ylim=(0, 1))
+    for ax in (ax_loss, ax_acc):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(f"{metrics['model'].get('neuron', '')} {metrics['model'].get('arch', '')}, "
+                 f"rule {metrics['config']['rule']}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
