@@ -15,19 +15,18 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
-from evstream.errors import UserError
 from evstream.events import EventPacket, concat_events
 
-__all__ = ["EventWriter", "RecordReport", "open_writer", "record"]
+__all__ = ["EventWriter", "RecordReport", "record"]
 
 
 class EventWriter(Protocol):
-    """Where recorded events go: ``write(events)`` in time order, then ``close()``."""
+    """Where recorded events go: ``write(events)`` in time order, then ``close()``
+    (:func:`evstream.io.open_writer` gives one for every file format)."""
 
     def write(self, events: np.ndarray) -> None: ...
 
@@ -39,8 +38,8 @@ class RecordReport:
     """What a recording run wrote and lost.
 
     ``buffer_dropped_*`` were lost because the writer fell behind (queue
-    full); ``source`` holds the source's own link counters (rate limit,
-    transport drops); ``max_buffer`` is the highest queue fill seen.
+    full); ``link`` holds the source's own counters (rate limit, transport
+    drops); ``max_buffer`` is the highest queue fill seen.
     """
 
     packets: int = 0
@@ -53,7 +52,7 @@ class RecordReport:
     buffer_packets: int = 0
     wall_s: float = 0.0
     stopped: str | None = None
-    source: dict[str, Any] = field(default_factory=dict)
+    link: dict[str, Any] = field(default_factory=dict)
 
     @property
     def duration_s(self) -> float:
@@ -65,8 +64,8 @@ class RecordReport:
         return {**asdict(self), "duration_s": self.duration_s}
 
     def summary(self) -> str:
-        lost = self.buffer_dropped_events + int(self.source.get("dropped_events", 0))
-        limited = int(self.source.get("rate_limited_events", 0))
+        lost = self.buffer_dropped_events + int(self.link.get("dropped_events", 0))
+        limited = int(self.link.get("rate_limited_events", 0))
         return (f"{self.events} events in {self.packets} packets, {self.duration_s:.3f} s of stream in "
                 f"{self.wall_s:.2f} s; dropped {self.buffer_dropped_packets} packets / "
                 f"{self.buffer_dropped_events} events (buffer full, max fill {self.max_buffer}/{self.buffer_packets})"
@@ -74,6 +73,16 @@ class RecordReport:
 
 
 _END = object()
+
+WRITE_EVENTS = 65_536
+"""The writer thread gathers up to this many events ..."""
+WRITE_SPAN_US = 100_000
+"""... or this much stream time (µs) into one ``write`` call."""
+
+
+def _flush(writer: EventWriter, pending: list[np.ndarray]) -> None:
+    if pending:
+        writer.write(pending[0] if len(pending) == 1 else concat_events(pending))
 
 
 def _put_waiting(buffer: queue.Queue, packet: EventPacket, stopping: threading.Event) -> bool:
@@ -112,10 +121,20 @@ def record(packets: Iterable[EventPacket], writer: EventWriter, *, buffer_packet
     failure: list[BaseException] = []
 
     def drain() -> None:
+        pending: list[np.ndarray] = []
+        held = 0
+        span_start = None
         try:
             while (item := buffer.get()) is not _END:
                 if len(item):
-                    writer.write(item.events)
+                    pending.append(item.events)
+                    held += len(item)
+                span_start = item.t_start if span_start is None else span_start
+                # Few large writes: a file packet per 1 ms camera packet would compress badly.
+                if held >= WRITE_EVENTS or item.t_end - span_start >= WRITE_SPAN_US:
+                    _flush(writer, pending)
+                    pending, held, span_start = [], 0, None
+            _flush(writer, pending)
         except BaseException as exc:  # reported on the recording thread
             failure.append(exc)
             stopping.set()
@@ -165,26 +184,3 @@ def record(packets: Iterable[EventPacket], writer: EventWriter, *, buffer_packet
         raise failure[0]
     return report
 
-
-class _WholeFileWriter:
-    """Collects the events and writes them with :func:`evstream.io.write` on close (any writer format)."""
-
-    def __init__(self, path: Path, width: int, height: int) -> None:
-        self.path, self.width, self.height = path, width, height
-        self._parts: list[np.ndarray] = []
-
-    def write(self, events: np.ndarray) -> None:
-        self._parts.append(events)
-
-    def close(self) -> None:
-        import evstream.io as eio
-
-        eio.write(self.path, concat_events(self._parts), width=self.width, height=self.height)
-
-
-def open_writer(path: str | Path, width: int, height: int) -> EventWriter:
-    """A writer for ``path`` in the format its extension names (``.aedat4``, ``.raw`` (EVT 3), ``.h5``, ``.npy``, ...)."""
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise UserError(f"{path}: the folder {path.parent} does not exist")
-    return _WholeFileWriter(path, width, height)

@@ -47,6 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--buffer", type=int, default=256, help="writer buffer capacity, packets (default 256)")
     parser.add_argument("--policy", choices=("drop", "block"), default=None,
                         help="when the buffer is full: drop the packet (live) or wait (default: block at --speed 0)")
+    parser.add_argument("--compression", choices=("lz4", "zstd", "none"), default=None,
+                        help="AEDAT 4 packet compression (default: the writer's)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     cam = parser.add_argument_group("camera")
     cam.add_argument("--backend", default="auto", help="camera backend (default auto)")
@@ -120,7 +122,8 @@ def run(args: argparse.Namespace) -> int:
 
     from evstream.cameras.gestures import write_labels
     from evstream.cameras.nodes import LiveCameraSource, SyntheticSource
-    from evstream.cameras.recorder import open_writer, record
+    from evstream.cameras.recorder import record
+    from evstream.io import open_writer
 
     source = build_source(args)
     duration_s = args.duration
@@ -130,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
     source.start()
     try:
         width, height = _geometry(source)
-        writer = open_writer(args.out, width, height)
+        writer = open_writer(args.out, width, height, **({"compression": args.compression} if args.compression else {}))
         duration_us = None if duration_s is None else int(duration_s * 1e6)
         total = duration_us or getattr(source, "duration_us", None)
         policy = args.policy or ("block" if args.speed == 0 and not isinstance(source, LiveCameraSource) else "drop")
@@ -153,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
         finally:
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)
-        report.source = source.stats_extra()
+        report.link = source.stats_extra()
     finally:
         source.close()
     result = {"source": args.source, "out": str(args.out), **report.as_dict()}

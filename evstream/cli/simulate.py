@@ -62,7 +62,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from evstream.cameras.recorder import open_writer, record
+    from evstream.cameras.recorder import record
+    from evstream.io import open_writer
     from evstream.cameras.video import frames_to_events, open_video
 
     video = open_video(args.video, args.fps)
