@@ -2,26 +2,20 @@
 
 Each kernel reads the records of a packet's :data:`~evstream.events.EVENT_DTYPE`
 array ``events`` (``t`` int64 µs, ``x``, ``y`` uint16 pixels), updates its per-pixel state array in place (shape
-``(H, W)``, indexed ``[y, x]``) and copies the kept events from ``raw_in`` to
-``raw_out``: the packet viewed as uint64 ``(n, 2)`` (one 16-byte event per row),
-so a kept event is two word copies. Kernels return the number of kept events;
-events outside the ``(H, W)`` state are dropped (they cannot come from this
-sensor).
+``(H, W)``, indexed ``[y, x]``) and copies the kept events, in order, to the
+front of ``out`` (an :data:`~evstream.events.EVENT_DTYPE` array as long as
+``events``). Kernels return the number of kept events; events outside the
+``(H, W)`` state are dropped (they cannot come from this sensor).
 """
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
 
 
 @njit(cache=True, nogil=True)
-def _copy(raw_in, raw_out, i, j):
-    raw_out[j, 0] = raw_in[i, 0]
-    raw_out[j, 1] = raw_in[i, 1]
-
-
-@njit(cache=True, nogil=True)
-def refractory_filter(events, last, period_us, raw_in, raw_out):
+def refractory_filter(events, last, period_us, out):
     """Keep an event when ``t - last[y, x] > period_us``; ``last`` is updated by every event.
 
     As in tonic's ``RefractoryPeriod``, a dropped event restarts the pixel's
@@ -36,14 +30,14 @@ def refractory_filter(events, last, period_us, raw_in, raw_out):
             continue
         ti = events[i].t
         if ti - last[yi, xi] > period_us:
-            _copy(raw_in, raw_out, i, j)
+            out[j] = events[i]
             j += 1
         last[yi, xi] = ti
     return j
 
 
 @njit(cache=True, nogil=True)
-def background_activity_filter(events, last, window_us, eight, raw_in, raw_out):
+def background_activity_filter(events, last, window_us, eight, out):
     """Keep an event when a neighbour pixel fired less than ``window_us`` µs before it.
 
     Neighbours are the 4 edge neighbours, plus the 4 diagonal ones when
@@ -74,13 +68,13 @@ def background_activity_filter(events, last, window_us, eight, raw_in, raw_out):
                 if ti - last[yy, xx] < window_us:
                     support = True
         if support:
-            _copy(raw_in, raw_out, i, j)
+            out[j] = events[i]
             j += 1
     return j
 
 
 @njit(cache=True, nogil=True)
-def mask_filter(events, mask, raw_in, raw_out):
+def mask_filter(events, mask, out):
     """Keep events whose pixel has ``mask[y, x] == 0`` (``mask`` uint8 ``(H, W)``, 1 = masked)."""
     h, w = mask.shape
     j = 0
@@ -88,13 +82,13 @@ def mask_filter(events, mask, raw_in, raw_out):
         xi = events[i].x
         yi = events[i].y
         if xi < w and yi < h and mask[yi, xi] == 0:
-            _copy(raw_in, raw_out, i, j)
+            out[j] = events[i]
             j += 1
     return j
 
 
 @njit(cache=True, nogil=True)
-def decimation_filter(events, counter, n, raw_in, raw_out):
+def decimation_filter(events, counter, n, out):
     """Keep every ``n``-th event of each pixel (``counter`` int64 ``(H, W)``, events since the last kept one)."""
     h, w = counter.shape
     j = 0
@@ -106,7 +100,7 @@ def decimation_filter(events, counter, n, raw_in, raw_out):
         counter[yi, xi] += 1
         if counter[yi, xi] >= n:
             counter[yi, xi] = 0
-            _copy(raw_in, raw_out, i, j)
+            out[j] = events[i]
             j += 1
     return j
 
@@ -120,3 +114,39 @@ def count_pixels(events, counts):
         yi = events[i].y
         if xi < w and yi < h:
             counts[yi, xi] += 1
+
+
+@njit(cache=True, nogil=True)
+def polarity_filter(events, polarity, out):
+    """Keep events with ``p == polarity``."""
+    j = 0
+    for i in range(events.shape[0]):
+        if events[i].p == polarity:
+            out[j] = events[i]
+            j += 1
+    return j
+
+
+@njit(cache=True, nogil=True)
+def roi_filter(events, x0, y0, w, h, out):
+    """Keep events inside ``[x0, x0 + w) x [y0, y0 + h)`` with coordinates relative to ``(x0, y0)``."""
+    j = 0
+    for i in range(events.shape[0]):
+        dx = np.int64(events[i].x) - x0
+        dy = np.int64(events[i].y) - y0
+        if 0 <= dx < w and 0 <= dy < h:
+            out[j] = events[i]
+            out[j].x = dx
+            out[j].y = dy
+            j += 1
+    return j
+
+
+@njit(cache=True, nogil=True)
+def downsample_events(events, factor, out):
+    """Copy every event with ``x // factor``, ``y // factor``; returns the count (all events)."""
+    for i in range(events.shape[0]):
+        out[i] = events[i]
+        out[i].x = events[i].x // factor
+        out[i].y = events[i].y // factor
+    return events.shape[0]

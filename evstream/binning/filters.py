@@ -31,11 +31,9 @@ __all__ = [
 
 
 def compact(kernel: Callable[..., int], events: np.ndarray, *args: object) -> np.ndarray:
-    """Run a compacting kernel ``kernel(events, *args, raw_in, raw_out) -> kept`` and return the kept events."""
-    events = np.ascontiguousarray(events)
+    """Run a compacting kernel ``kernel(events, *args, out) -> kept`` and return the kept events."""
     out = np.empty(len(events), dtype=EVENT_DTYPE)
-    kept = kernel(events, *args, events.view(np.uint64).reshape(-1, 2), out.view(np.uint64).reshape(-1, 2))
-    return out[:kept]
+    return out[:kernel(events, *args, out)]
 
 
 class EventFilter(TonicTransform):
@@ -219,7 +217,7 @@ class PolarityFilter(EventFilter):
         self.polarity = int(polarity)
 
     def apply(self, events: np.ndarray) -> np.ndarray:
-        return events[events["p"] == self.polarity]
+        return compact(fk.polarity_filter, events, self.polarity)
 
 
 class RoiFilter(EventFilter):
@@ -240,14 +238,7 @@ class RoiFilter(EventFilter):
         return self.h
 
     def apply(self, events: np.ndarray) -> np.ndarray:
-        x, y = events["x"], events["y"]
-        # uint16 wraps below the corner, so one comparison per axis checks both sides.
-        dx = x - np.uint16(self.x)
-        dy = y - np.uint16(self.y)
-        out = events[(dx < self.w) & (dy < self.h)]
-        out["x"] -= self.x
-        out["y"] -= self.y
-        return out
+        return compact(fk.roi_filter, events, self.x, self.y, self.w, self.h)
 
 
 class DownsampleFilter(EventFilter):
@@ -272,10 +263,7 @@ class DownsampleFilter(EventFilter):
         return -(-self.height // self.factor)
 
     def apply(self, events: np.ndarray) -> np.ndarray:
-        out = events.copy()
-        out["x"] //= self.factor
-        out["y"] //= self.factor
-        return out
+        return compact(fk.downsample_events, events, self.factor)
 
 
 class OrientFilter(EventFilter):
@@ -357,12 +345,12 @@ class TimeFilter(EventFilter):
         events = self.apply(packet.events)
         t_start = self.map_time(packet.t_start)
         if len(self._held):
+            events = concat_events([self._held, events])
             t_start = min(t_start, int(self._held["t"][0]))
         t_end = max(self.map_time(packet.t_end), t_start)
         cut = int(np.searchsorted(events["t"], t_end))
-        out = concat_events([self._held, events[:cut]]) if len(self._held) else events[:cut]
         self._held = events[cut:]
-        return [EventPacket(out, self.width, self.height, t_start, t_end, packet.seq)]
+        return [EventPacket(events[:cut], self.width, self.height, t_start, t_end, packet.seq)]
 
     def flush(self) -> list[EventPacket]:
         held = self._held
