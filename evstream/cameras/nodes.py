@@ -82,10 +82,14 @@ class EmulatorSource(_EmulatedSource):
 
 
 def build_scene(kind: str, width: int, height: int, seed: int, contrast: float, gestures: int,
-                labels: list[int] | None = None, speed_px_s: float = 60.0, shapes: int = 4) -> Scene:
-    """The scene of a synthetic camera: ``"gestures"`` (``gestures`` segments) or ``"shapes"``."""
+                labels: list[int] | None = None, gesture_s: tuple[float, float] = (1.5, 2.5),
+                speed_px_s: float = 60.0, shapes: int = 4) -> Scene:
+    """The scene of a synthetic camera: ``"gestures"`` (``gestures`` segments lasting
+    ``gesture_s`` = (min, max) seconds) or ``"shapes"``."""
     if kind == "gestures":
-        schedule = make_schedule(gestures, seed, labels, width, height)
+        if len(gesture_s) != 2 or not 0.3 <= gesture_s[0] <= gesture_s[1]:
+            raise ValueError(f"gesture_s must be [min, max] seconds with 0.3 <= min <= max (got {list(gesture_s)})")
+        schedule = make_schedule(gestures, seed, labels, width, height, min_s=gesture_s[0], max_s=gesture_s[1])
         return GestureScene(schedule, width, height, contrast=contrast, seed=seed)
     return ShapesScene(width, height, shapes, speed_px_s, contrast, seed=seed)
 
@@ -101,6 +105,7 @@ class SyntheticSource(_EmulatedSource):
         "height": Param(int, 128, doc="sensor height, pixels"),
         "gestures": Param(int, 1000, doc="number of gesture performances (gestures scene)"),
         "labels": Param(list, [], doc=f"class indices 0..{len(GESTURES) - 1} to perform in order (default random)"),
+        "gesture_s": Param(list, [1.5, 2.5], doc="[min, max] duration of one gesture performance, s"),
         "duration_s": Param(float, 0.0, doc="stream length, s (0 = until the scene ends; shapes: endless)"),
         "contrast": Param(float, 1.0, doc="log-intensity contrast between moving objects and background"),
         "threshold": Param(float, 0.2, doc="mean contrast threshold, log units"),
@@ -115,7 +120,7 @@ class SyntheticSource(_EmulatedSource):
         try:
             self.dvs = DvsParams(self.threshold, self.threshold_sigma, self.refractory_us, self.noise_hz)
             self.world = build_scene(self.scene, self.width, self.height, self.seed, self.contrast,
-                                     self.gestures, self.labels or None)
+                                     self.gestures, self.labels or None, tuple(self.gesture_s))
         except ValueError as exc:
             raise ParamError(f"node {self.name!r}: {exc}") from exc
         if self.packet_us % self.frame_us:

@@ -63,6 +63,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     syn = parser.add_argument_group("synthetic scene")
     syn.add_argument("--gestures", type=int, default=11, help="number of gesture performances (default 11)")
     syn.add_argument("--labels", default="", help="comma-separated class indices 0..10 to perform in order")
+    syn.add_argument("--gesture-seconds", default="1.5,2.5", metavar="MIN,MAX",
+                     help="duration range of one gesture, s (default 1.5,2.5)")
     syn.add_argument("--size", default="128x128", help="sensor WIDTHxHEIGHT in pixels (default 128x128)")
     syn.add_argument("--contrast", type=float, default=1.0, help="log contrast of moving objects (default 1)")
     add_dvs_arguments(parser)
@@ -107,9 +109,13 @@ def build_source(args: argparse.Namespace):  # noqa: ANN201 - a Source node, imp
             labels = [int(v) for v in args.labels.split(",")] if args.labels else []
         except ValueError:
             raise UserError(f"--labels must be comma-separated class indices 0..10 (got {args.labels!r})") from None
+        try:
+            gesture_s = [float(v) for v in args.gesture_seconds.split(",")]
+        except ValueError:
+            raise UserError(f"--gesture-seconds must be MIN,MAX seconds (got {args.gesture_seconds!r})") from None
         p = dvs_params(args)
         return SyntheticSource("synthetic", scene=args.source, width=width, height=height, gestures=args.gestures,
-                               labels=labels, contrast=args.contrast, threshold=p.threshold,
+                               labels=labels, gesture_s=gesture_s, contrast=args.contrast, threshold=p.threshold,
                                threshold_sigma=p.threshold_sigma, refractory_us=p.refractory_us,
                                noise_hz=p.noise_hz, **link)
     if not Path(args.source).exists():
