@@ -131,7 +131,7 @@ class Aedat3Decoder(Decoder):
                 if n_full:
                     out = np.empty(n_full, EVENT_DTYPE)
                     n = ak.decode_aedat3_polarity(np.frombuffer(payload, "<u4", count=2 * n_full),
-                                                  out.view(np.int64).reshape(-1, 2), state, overflow, w, h)
+                                                  out.view(np.int64), state, overflow, w, h)
                     if n:
                         yield out[:n]
                 if len(payload) < size:

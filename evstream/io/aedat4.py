@@ -140,42 +140,20 @@ class Aedat4Decoder(Decoder):
         return events[0]
 
     def blocks(self) -> Iterator[np.ndarray]:
-        fh = self.fh
         decompress = _decompressor(self.compression)
-        end = fh.seek(0, 2)
-        if self.table_position >= self.data_offset:
-            end = min(end, self.table_position)
-        offset = self.data_offset
-        fh.seek(offset)
         want = self.events_stream["id"]
         w, h = self.limits
         state = np.zeros(2, np.int64)
         state[0] = np.iinfo(np.int64).min
-        while offset < end:
-            head = fh.read(8)
-            if len(head) < 8:
-                self.warn_partial("the file ends inside a packet header", offset)
-                break
-            stream_id, size = _PACKET_HEADER.unpack(head)
-            if size < 0 or size > MAX_PACKET_BYTES:
-                raise self.error(f"bad packet size {size}", offset)
-            if offset + 8 + size > end:
-                self.warn_partial(f"packet of {size} bytes runs past the end of the file", offset)
-                break
-            if stream_id != want:
-                fh.seek(size, 1)
-                offset += 8 + size
-                continue
-            payload = fh.read(size)
+        for offset, payload in self._packets(want):
             try:
                 events = parse_event_packet(decompress(payload))
-            except (BufferError, RuntimeError, ValueError, MemoryError, OverflowError) as exc:
+            except (BufferError, RuntimeError, ValueError, MemoryError, OverflowError, struct.error) as exc:
                 raise FormatError(self.path, f"damaged events packet ({type(exc).__name__}: {exc})", offset) from None
-            except Exception as exc:  # zstandard.ZstdError and lz4 errors have no common base
+            except Exception as exc:  # zstandard.ZstdError has no common base with the others
                 if type(exc).__module__.split(".")[0] not in ("zstandard", "lz4", "_lz4"):
                     raise
                 raise FormatError(self.path, f"damaged events packet ({exc})", offset) from None
-            offset += 8 + size
             if not len(events):
                 continue
             raw = events.view(np.int64).reshape(-1, 2)
@@ -188,6 +166,37 @@ class Aedat4Decoder(Decoder):
                 if n:
                     yield out[:n]
         self.dropped = int(state[1])
+
+    def _packets(self, want: int) -> Iterator[tuple[int, memoryview]]:
+        """``(file offset, payload)`` of every packet of stream ``want``, read in large chunks."""
+        fh = self.fh
+        end = fh.seek(0, 2)
+        if self.table_position >= self.data_offset:
+            end = min(end, self.table_position)
+        fh.seek(self.data_offset)
+        buf = b""
+        base = self.data_offset  # file offset of buf[0]
+        pos = 0  # next packet header inside buf
+        while base + pos < end:
+            if len(buf) - pos < 8 or len(buf) - pos < 8 + _PACKET_HEADER.unpack_from(buf, pos)[1]:
+                need = 8 if len(buf) - pos < 8 else 8 + _PACKET_HEADER.unpack_from(buf, pos)[1]
+                more = fh.read(max(self.chunk_bytes, need - (len(buf) - pos)))
+                buf, base, pos = buf[pos:] + more, base + pos, 0
+                if len(buf) < 8:
+                    if buf:
+                        self.warn_partial("the file ends inside a packet header", base)
+                    return
+            stream_id, size = _PACKET_HEADER.unpack_from(buf, pos)
+            if size < 0 or size > MAX_PACKET_BYTES:
+                raise self.error(f"bad packet size {size}", base + pos)
+            if base + pos + 8 + size > end:
+                self.warn_partial(f"packet of {size} bytes runs past the end of the file", base + pos)
+                return
+            if len(buf) - pos < 8 + size:
+                continue
+            if stream_id == want:
+                yield base + pos, memoryview(buf)[pos + 8:pos + 8 + size]
+            pos += 8 + size
 
 
 PACKET_EVENTS = 4096

@@ -1,7 +1,7 @@
 """Numba kernels that decode iniVation AEDAT 2.0 and AEDAT 3.1 polarity records.
 
 Output and state conventions as in :mod:`evstream.io.prophesee_kernels`: ``out``
-is the int64 ``(capacity, 2)`` view of an event array, state is an int64 array
+is the flat int64 view of an event array, state is an int64 array
 ``[previous raw t, loops, last t, dropped events]`` (32-bit µs counters wrap
 after 2^32 µs; timestamps never decrease).
 """
@@ -33,7 +33,7 @@ def decode_aedat2(words: np.ndarray, start: int, out: np.ndarray, state: np.ndar
 
     ``start`` and the returned next index count records. Returns ``(n_events, next_record)``.
     """
-    cap = out.shape[0]
+    cap = out.shape[0] // 2
     n = 0
     i = start
     nrec = words.shape[0] // 2
@@ -55,8 +55,8 @@ def decode_aedat2(words: np.ndarray, start: int, out: np.ndarray, state: np.ndar
             p = (a >> 11) & 1
         t = _unwrap32(raw_t, state)
         if x < width and yb < height:
-            out[n, 0] = t
-            out[n, 1] = _pack(x, height - 1 - yb, p)
+            out[2 * n] = t
+            out[2 * n + 1] = _pack(x, height - 1 - yb, p)
             n += 1
         else:
             state[3] += 1
@@ -84,8 +84,8 @@ def decode_aedat3_polarity(words: np.ndarray, out: np.ndarray, state: np.ndarray
             t = state[2]
         if x < width and y < height:
             state[2] = t
-            out[n, 0] = t
-            out[n, 1] = _pack(x, y, (d >> 1) & 1)
+            out[2 * n] = t
+            out[2 * n + 1] = _pack(x, y, (d >> 1) & 1)
             n += 1
         else:
             state[3] += 1

@@ -109,7 +109,7 @@ def decode_chunks(decoder: Decoder, offset: int, word_dtype: str, words_per_unit
     (a record of a fixed-size format, or one word). A partial unit at the end of a
     chunk is carried to the next one; at the end of the file it is dropped with a
     :class:`PartialReadWarning`. ``kernel(words, start_unit, out, *args) -> (n, next)``
-    writes into ``out`` (int64 ``(capacity, 2)``) and stops before it could overflow.
+    writes into ``out`` (the flat int64 view of an event array) and stops before it could overflow.
     ``events_per_unit`` sizes the output buffers.
     """
     itemsize = np.dtype(word_dtype).itemsize * words_per_unit
@@ -130,7 +130,7 @@ def decode_chunks(decoder: Decoder, offset: int, word_dtype: str, words_per_unit
         while start < units:
             cap = int((units - start) * events_per_unit) + 64
             out = np.empty(cap, EVENT_DTYPE)
-            n, start = kernel(words, start, out.view(np.int64).reshape(-1, 2), *args)
+            n, start = kernel(words, start, out.view(np.int64), *args)
             if n:
                 yield out[:n] if 2 * n >= cap else out[:n].copy()
         del words

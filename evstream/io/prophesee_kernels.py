@@ -2,9 +2,9 @@
 
 Conventions shared by every decoder here (and in :mod:`evstream.io.aedat_kernels`):
 
-* Output goes to ``out``, an int64 array of shape ``(capacity, 2)`` that is the
-  raw view of an :data:`evstream.events.EVENT_DTYPE` array: column 0 is ``t``
-  (µs), column 1 packs ``x | y << 16 | p << 32`` (the pad bytes stay zero).
+* Output goes to ``out``, the flat int64 view (shape ``(2 * capacity,)``) of an
+  :data:`evstream.events.EVENT_DTYPE` array: ``out[2i]`` is event i's ``t`` (µs),
+  ``out[2i + 1]`` packs ``x | y << 16 | p << 32`` (the pad bytes stay zero).
 * Decoder state lives in a small int64 array owned by the caller, so decoding a
   file chunk by chunk gives exactly the events of decoding it at once.
 * A kernel stops when ``out`` could overflow and returns ``(n_events, next_word)``;
@@ -60,7 +60,7 @@ def decode_evt2(words: np.ndarray, start: int, out: np.ndarray, state: np.ndarra
     have = state[1]
     last_t = state[2]
     dropped = state[3]
-    cap = out.shape[0]
+    cap = out.shape[0] // 2
     n = 0
     i = start
     nw = words.shape[0]
@@ -76,8 +76,8 @@ def decode_evt2(words: np.ndarray, start: int, out: np.ndarray, state: np.ndarra
                     if t < last_t:
                         t = last_t
                     last_t = t
-                    out[n, 0] = t
-                    out[n, 1] = _pack(x, y, typ)
+                    out[2 * n] = t
+                    out[2 * n + 1] = _pack(x, y, typ)
                     n += 1
                 else:
                     dropped += 1
@@ -105,7 +105,7 @@ def decode_evt21(words: np.ndarray, start: int, out: np.ndarray, state: np.ndarr
     have = state[1]
     last_t = state[2]
     dropped = state[3]
-    cap = out.shape[0] - 32
+    cap = out.shape[0] // 2 - 32
     n = 0
     i = start
     nw = words.shape[0]
@@ -127,8 +127,8 @@ def decode_evt21(words: np.ndarray, start: int, out: np.ndarray, state: np.ndarr
                     if mask & 1:
                         x = x0 + b
                         if x < width and y < height:
-                            out[n, 0] = t
-                            out[n, 1] = _pack(x, y, typ)
+                            out[2 * n] = t
+                            out[2 * n + 1] = _pack(x, y, typ)
                             n += 1
                             last_t = t
                         else:
@@ -168,7 +168,7 @@ def decode_evt3(words: np.ndarray, start: int, out: np.ndarray, state: np.ndarra
     is_cd = state[7]
     t = state[8]
     dropped = state[9]
-    cap = out.shape[0] - 12
+    cap = out.shape[0] // 2 - 12
     n = 0
     i = start
     nw = words.shape[0]
@@ -179,8 +179,8 @@ def decode_evt3(words: np.ndarray, start: int, out: np.ndarray, state: np.ndarra
             if have and is_cd:
                 x = w & 0x7FF
                 if x < width and y < height:
-                    out[n, 0] = t
-                    out[n, 1] = _pack(x, y, (w >> 11) & 1)
+                    out[2 * n] = t
+                    out[2 * n + 1] = _pack(x, y, (w >> 11) & 1)
                     n += 1
                 else:
                     dropped += 1
@@ -194,8 +194,8 @@ def decode_evt3(words: np.ndarray, start: int, out: np.ndarray, state: np.ndarra
                     if (w >> b) & 1:
                         x = base_x + b
                         if x < width and y < height:
-                            out[n, 0] = t
-                            out[n, 1] = _pack(x, y, vpol)
+                            out[2 * n] = t
+                            out[2 * n + 1] = _pack(x, y, vpol)
                             n += 1
                         else:
                             dropped += 1
@@ -256,7 +256,7 @@ def decode_dat(words: np.ndarray, start: int, out: np.ndarray, state: np.ndarray
     ``version`` 2: x bits 13-0, y bits 27-14, p bit 28; version 1: x bits 8-0,
     y bits 16-9, p bit 17. ``start`` and the returned next index count records.
     """
-    cap = out.shape[0]
+    cap = out.shape[0] // 2
     n = 0
     i = start
     nrec = words.shape[0] // 2
@@ -272,8 +272,8 @@ def decode_dat(words: np.ndarray, start: int, out: np.ndarray, state: np.ndarray
             p = (packed >> 28) & 1
         t = _unwrap32(np.int64(words[2 * i]), state)
         if x < width and y < height:
-            out[n, 0] = t
-            out[n, 1] = _pack(x, y, p)
+            out[2 * n] = t
+            out[2 * n + 1] = _pack(x, y, p)
             n += 1
         else:
             state[3] += 1

@@ -25,7 +25,7 @@ def decode_nmnist(data: np.ndarray, start: int, out: np.ndarray, state: np.ndarr
     times grow by 2^13 µs (tonic's convention). ``start`` and the returned index
     count records. Returns ``(n_events, next_record)``.
     """
-    cap = out.shape[0]
+    cap = out.shape[0] // 2
     n = 0
     i = start
     nrec = data.shape[0] // 5
@@ -45,8 +45,8 @@ def decode_nmnist(data: np.ndarray, start: int, out: np.ndarray, state: np.ndarr
             t = last_t
         if x < width and y < height:
             last_t = t
-            out[n, 0] = t
-            out[n, 1] = _pack(x, y, b2 >> 7)
+            out[2 * n] = t
+            out[2 * n + 1] = _pack(x, y, b2 >> 7)
             n += 1
         else:
             state[2] += 1
