@@ -118,8 +118,10 @@ class MonitorSink(Sink):
         self.packets = self.items = 0
         self._items_last = 0
         self._t_us: int | None = None
+        self._unit = "items"
 
     def consume(self, packet: Any, port: str) -> None:
+        self._unit = packet.kind
         self.packets += 1
         self.items += len(packet)
         t_end = packet.t_end
@@ -130,7 +132,7 @@ class MonitorSink(Sink):
 
     def _print(self, now: float) -> None:
         rate = (self.items - self._items_last) / max(now - self._last, 1e-9)
-        print(f"[{now - self._t0:7.2f} s] {self.name}: {self.packets} packets, {self.items} items "
+        print(f"[{now - self._t0:7.2f} s] {self.name}: {self.packets} packets, {self.items} {self._unit} "
               f"({rate:,.0f}/s), stream time {(self._t_us or 0) / 1e6:.3f} s", file=self._out, flush=True)
         self._last, self._items_last = now, self.items
 
