@@ -10,8 +10,11 @@ from evstream.cli.main import main
 def test_bench_binning_rows(capsys, recordings_dir):
     path = recordings_dir / "aedat4" / "dvs128-redpob-2024_06_13_16_16_25.aedat4"
     assert main(["bench", "binning", "--json", "--file", str(path), "--events", "3000", "--peer-events", "500",
-                 "--repeat", "1", "--window-us", "20000"]) == 0
+                 "--repeat", "1", "--window-us", "20000", "--live-s", "0.3"]) == 0
     rows = json.loads(capsys.readouterr().out)
+    live = rows.pop()
+    assert live["case"].startswith("live") and live["frames"] in (15, 16)  # 0.3 s of 20 ms windows, edges absolute
+    assert 0 <= live["frame_lag_p50_us"] <= live["frame_lag_p99_us"] <= live["frame_lag_max_us"]
     cases = {r["case"] for r in rows}
     assert len(cases) >= 12 and len(rows) == 2 * len(cases)
     for case in cases:
