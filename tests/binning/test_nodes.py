@@ -126,3 +126,46 @@ def test_live_graph_emits_frames_at_a_constant_rate_through_gaps(recording):
     assert all(arrived < first_after_gap for _, _, arrived in in_gap[:-1])
     lag = stats["nodes"]["frames"]
     assert lag["frames_out"] == 20 and lag["frame_lag_p99_us"] is not None
+
+
+def test_graph_file_replay_denoise_frames_through_a_silent_gap(recording, tmp_path):
+    """A TOML graph: io.replay (paced) -> filters.denoise -> binning.count, over a file with 60 ms of silence."""
+    import evstream.io as eio
+    from evstream.events import concat_events
+    from evstream.graph import load_graph
+
+    real = recording(AEDAT4_DVS128)
+    t0 = real.t_start // 10_000 * 10_000
+    head, tail = real.slice_time(t0, t0 + 40_000).events, real.slice_time(t0 + 100_000, t0 + 150_000).events
+    path = tmp_path / "gap.aedat4"
+    eio.write(path, concat_events([head, tail]), width=128, height=128)
+    graph_file = tmp_path / "live.toml"
+    graph_file.write_text(f"""
+[[node]]
+name = "src"
+type = "io.replay"
+path = "{path}"
+window_us = 2000
+speed = 2.0
+
+[[node]]
+name = "denoise"
+type = "filters.denoise"
+input = "src"
+time_us = 10000
+
+[[node]]
+name = "frames"
+type = "binning.count"
+input = "denoise"
+window_us = 10000
+dtype = "int32"
+""")
+    g = load_graph(graph_file)
+    sink = g.add(Arrivals("sink"), input="frames")
+    stats = g.run(handle_signals=False)
+    starts = [f[0] for f in sink.frames]
+    assert starts == list(range(t0, int(tail["t"][-1]) // 10_000 * 10_000 + 10_000, 10_000))
+    silent = [events for start, events, _ in sink.frames if t0 + 40_000 <= start < t0 + 100_000]
+    assert silent == [0.0] * 6
+    assert stats["nodes"]["frames"]["frames_out"] == len(starts)
