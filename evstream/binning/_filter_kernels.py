@@ -42,33 +42,26 @@ def background_activity_filter(events, last, window_us, eight, out):
 
     Neighbours are the 4 edge neighbours, plus the 4 diagonal ones when
     ``eight`` is true; the pixel itself does not count. ``last`` int64
-    ``(H, W)`` holds each pixel's latest timestamp and is updated by every
-    event (kept or not), as in tonic's ``Denoise``.
+    ``(H + 2, W + 2)`` holds each pixel's latest timestamp at ``[y + 1, x + 1]``
+    inside a border that never fires (so no neighbour needs a bounds check);
+    it is updated by every event, kept or not, as in tonic's ``Denoise``.
     """
-    h, w = last.shape
+    h, w = last.shape[0] - 2, last.shape[1] - 2
     j = 0
     for i in range(events.shape[0]):
-        xi = events[i].x
-        yi = events[i].y
-        if xi >= w or yi >= h:
+        e = events[i]
+        if e.x >= w or e.y >= h:
             continue
-        ti = events[i].t
-        last[yi, xi] = ti
-        support = False
-        for dy in range(-1, 2):
-            yy = yi + dy
-            if yy < 0 or yy >= h:
-                continue
-            for dx in range(-1, 2):
-                xx = xi + dx
-                if xx < 0 or xx >= w or (dx == 0 and dy == 0):
-                    continue
-                if not eight and dx != 0 and dy != 0:
-                    continue
-                if ti - last[yy, xx] < window_us:
-                    support = True
+        r = np.int64(e.y) + 1
+        c = np.int64(e.x) + 1
+        last[r, c] = e.t
+        since = e.t - window_us  # a neighbour supports the event if it fired after this
+        support = last[r - 1, c] > since or last[r + 1, c] > since or last[r, c - 1] > since or last[r, c + 1] > since
+        if eight and not support:
+            support = (last[r - 1, c - 1] > since or last[r - 1, c + 1] > since
+                       or last[r + 1, c - 1] > since or last[r + 1, c + 1] > since)
         if support:
-            out[j] = events[i]
+            out[j] = e
             j += 1
     return j
 

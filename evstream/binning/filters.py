@@ -111,7 +111,7 @@ class DenoiseFilter(EventFilter):
             raise BinningError(f"neighbours must be 4 or 8 (got {neighbours!r})")
         self.time_us = int(time_us)
         self.neighbours = neighbours
-        self.last = np.full((self.height, self.width), NEVER_US, dtype=np.int64)
+        self.last = np.full((self.height + 2, self.width + 2), NEVER_US, dtype=np.int64)  # 1-pixel silent border
 
     def reset(self) -> None:
         self.last.fill(NEVER_US)

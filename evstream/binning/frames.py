@@ -13,6 +13,18 @@ never looks back and never waits for the end of the stream:
   stream reached into it, then resets the binner.
 * Results do not depend on how the stream was cut into packets.
 
+Why this differs from tonic's ``ToFrame(time_window=...)``, on purpose: tonic
+starts its windows at the first event of each sample and drops the last,
+incomplete window (and, with ``include_incomplete``, can still drop the last
+event). That needs the whole sample, so it cannot run live, and two streams
+binned that way do not share frame boundaries. Absolute edges make a frame's
+time range a pure function of the clock: a live binner can close a window the
+moment time passes its end, frames from two cameras or two runs line up, and
+replaying from the middle of a file gives the same frames. Empty windows
+still give (empty) frames so that a network stepping once per frame keeps a
+constant time step through silent periods. tonic's frames are recovered with
+``origin_us`` = the first event time (tests/binning/test_tonic_parity.py).
+
 Binners are also tonic transforms: calling one on a whole recording (a tonic
 or evstream structured array) returns its ``(N, C, H, W)`` frames.
 """
