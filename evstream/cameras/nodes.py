@@ -43,9 +43,8 @@ class _EmulatedSource(Source):
         raise NotImplementedError
 
     def start(self) -> None:
-        for name in ("packet_us",):
-            if getattr(self, name) <= 0:
-                raise ParamError(f"node {self.name!r}: parameter {name!r} must be positive (got {getattr(self, name)})")
+        if self.packet_us <= 0:
+            raise ParamError(f"node {self.name!r}: parameter 'packet_us' must be positive (got {self.packet_us})")
         try:
             self.emulator = CameraEmulator(self.open_stream, self.packet_us, self.speed, self.loop,
                                            self.rate_limit_ev_s, self.drop_probability, self.jitter_us,
@@ -96,7 +95,11 @@ def build_scene(kind: str, width: int, height: int, seed: int, contrast: float, 
 
 @register
 class SyntheticSource(_EmulatedSource):
-    """A synthetic DVS: moving shapes, or a person performing the 11 DVS Gesture motions."""
+    """A synthetic DVS: moving shapes, or a person performing the 11 DVS Gesture motions.
+
+    After :meth:`start`, ``world`` is the scene (a :class:`GestureScene` has the
+    ground-truth ``schedule`` of gesture segments).
+    """
 
     type_name = "cameras.synthetic"
     params = {

@@ -7,10 +7,11 @@ from collections.abc import Iterator
 import numpy as np
 
 from evstream.cameras.contrast import DvsParams, DvsPixelModel
-from evstream.cameras.scene import Scene
+from evstream.cameras.gestures import GESTURES, make_schedule
+from evstream.cameras.scene import GestureScene, Scene
 from evstream.events import EventPacket, concat_events, empty_events
 
-__all__ = ["SyntheticCamera"]
+__all__ = ["SyntheticCamera", "gesture_samples"]
 
 
 class SyntheticCamera:
@@ -72,3 +73,35 @@ class SyntheticCamera:
     def record(self, duration_us: int) -> np.ndarray:
         """All events of ``[0, duration_us)`` in one array."""
         return concat_events([p.events for p in self.packets(100 * self.frame_us, duration_us)])
+
+
+def gesture_samples(n_per_class: int, seed: int = 0, width: int = 128, height: int = 128,
+                    duration_s: tuple[float, float] = (1.5, 2.5), params: DvsParams | None = None,
+                    classes: tuple[int, ...] | None = None) -> Iterator[tuple[np.ndarray, int]]:
+    """Labelled training samples: ``(events, label)`` with one gesture performance each.
+
+    Sample ``i`` is drawn from seed ``(seed, i)`` (its own body, speed, amplitude,
+    pixel mismatch and noise), so a set is reproducible and two seeds give
+    disjoint sets. Events cover the performance only, with ``t`` from 0 µs.
+    Classes cycle through ``classes`` (default all 11).
+
+    Args:
+        n_per_class: samples per class.
+        seed: base seed.
+        width, height: sensor size in pixels.
+        duration_s: (min, max) length of a performance, seconds.
+        params: pixel model parameters.
+        classes: class indices to generate (0..10).
+    """
+    labels = classes if classes is not None else tuple(range(len(GESTURES)))
+    for i in range(n_per_class * len(labels)):
+        label = labels[i % len(labels)]
+        sample_seed = int(np.random.SeedSequence([seed, i]).generate_state(1)[0])
+        schedule = make_schedule(1, sample_seed, [label], width, height, duration_s[0], duration_s[1], gap_s=0.0)
+        seg = schedule[0]
+        scene = GestureScene(schedule, width, height, seed=sample_seed)
+        camera = SyntheticCamera(scene, params, seed=sample_seed)
+        events = camera.record(seg.end_us)
+        events = events[events["t"] >= seg.start_us]
+        events["t"] -= seg.start_us
+        yield events, label

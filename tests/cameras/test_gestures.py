@@ -112,3 +112,19 @@ def test_bad_label_files_name_the_problem(tmp_path: Path, text: str, match: str)
         read_labels(path)
     with pytest.raises(LabelFileError, match="cannot read"):
         read_labels(tmp_path / "missing.csv")
+
+
+def test_gesture_samples_are_labelled_reproducible_and_varied() -> None:
+    from evstream.cameras.synthetic import gesture_samples
+
+    kw = dict(width=48, height=48, duration_s=(0.4, 0.5), classes=(0, 3, 8))
+    a = list(gesture_samples(2, seed=1, **kw))
+    assert [label for _, label in a] == [0, 3, 8, 0, 3, 8]
+    for events, _ in a:
+        assert len(events) > 200 and events["t"].min() >= 0 and events["t"].max() < 500_000
+        assert np.all(np.diff(events["t"]) >= 0)
+    b = list(gesture_samples(2, seed=1, **kw))
+    assert all(np.array_equal(x, y) for (x, _), (y, _) in zip(a, b))
+    c = list(gesture_samples(1, seed=2, **kw))
+    assert not np.array_equal(a[0][0], c[0][0])
+    assert not np.array_equal(a[0][0], a[3][0])  # two performances of one class differ
