@@ -135,3 +135,22 @@ def test_split_stream_helper_keeps_every_event():
     ev = random_events(rng, 50, W, H)
     packets = split_stream(ev, W, H, 0, 1000, [500, 500, 10, 999])
     assert sum(len(p) for p in packets) == 50 and len(packets) == 5
+
+
+def test_pinned_torch_frames_on_cuda_machines():
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        with pytest.raises(BinningError, match="CUDA"):
+            make_binner(FrameConfig(width=W, height=H, window_us=10, output="torch", pin_memory=True))
+        return
+    binner = make_binner(FrameConfig(width=W, height=H, window_us=10, output="torch", pin_memory=True))
+    out = binner.process(EventPacket(make_events([1, 2], [0, 1], [0, 0], [1, 1]), W, H, 0, 10))
+    assert out[0].data.is_pinned() and out[0].data.sum().item() == 2
+
+
+def test_reset_starts_a_new_stream():
+    binner = make_binner(FrameConfig(width=W, height=H, window_us=10, dtype="int32"))
+    binner.process(EventPacket(make_events([500, 505], [0, 1], [0, 0], [1, 1]), W, H, 500, 507))
+    binner.reset()  # e.g. the replay looped back to the start of the file
+    out = binner.process(EventPacket(make_events([3], [2], [2], [0]), W, H, 0, 10))
+    assert len(out) == 1 and out[0].t_start.tolist() == [0] and out[0].data.sum() == 1
