@@ -18,7 +18,8 @@ from typing import Any
 import torch
 
 from evstream.errors import UserError
-from evstream.nn.zoo import SpikingNet, build
+from evstream.nn.network import SpikingNet
+from evstream.nn.zoo import build
 
 __all__ = ["Checkpoint", "CheckpointError", "load", "save"]
 

@@ -14,6 +14,9 @@ Architectures (:data:`ARCHITECTURES`):
 * ``nmnist``: the same stack with [32, 32] channels on (2, 34, 34) -> 10 classes.
 * ``mlp``: 2 x [Linear -> GN16 -> neuron] with [256, 256] features on flattened
   input, then Linear -> classes (the FC forms, e.g. STC-LIF FC or TDA-LIF mode A).
+* ``tda-mlp`` / ``tda-rc``: TDA-SNN (mode B) with 256 nodes, MLP-like segments
+  [192, 64] or RC-like delays {1, 2, 4, ..., 128}, prototype readout
+  (:mod:`evstream.nn.tda_net`).
 """
 
 from __future__ import annotations
@@ -24,33 +27,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from evstream.nn.base import reset_net
 from evstream.nn.cells import ConvCell, LinearCell
+from evstream.nn.network import SpikingNet
+from evstream.nn.tda_net import TDANet
 
-__all__ = ["ARCHITECTURES", "ConvStackNet", "MLPNet", "SpikingNet", "build"]
-
-
-class SpikingNet(nn.Module):
-    """Base of the zoo networks: ``step`` / ``forward`` / ``reset`` and a rebuildable ``config``."""
-
-    config: dict[str, Any]
-
-    def step(self, frame: torch.Tensor) -> torch.Tensor:
-        """One time step: ``(N, C, H, W)`` frame -> ``(N, classes)`` logits."""
-        raise NotImplementedError
-
-    def forward(self, x_seq: torch.Tensor) -> torch.Tensor:
-        """``T`` steps: ``(T, N, C, H, W)`` -> ``(T, N, classes)``; continues from the current state."""
-        return torch.stack([self.step(x_seq[t]) for t in range(x_seq.shape[0])])
-
-    def reset(self) -> None:
-        """Clear the state of every layer (call before each new sequence)."""
-        reset_net(self)
-
-    @property
-    def in_shape(self) -> tuple[int, int, int]:
-        """Input geometry ``(C, H, W)`` (polarities, pixels)."""
-        return tuple(self.config["in_shape"])  # type: ignore[return-value]
+__all__ = ["ARCHITECTURES", "ConvStackNet", "MLPNet", "build"]
 
 
 class ConvStackNet(SpikingNet):
@@ -118,7 +99,7 @@ class MLPNet(SpikingNet):
         return self.fc(x)
 
 
-_CLASSES: dict[str, type[SpikingNet]] = {"conv-stack": ConvStackNet, "mlp": MLPNet}
+_CLASSES: dict[str, type[SpikingNet]] = {"conv-stack": ConvStackNet, "mlp": MLPNet, "tda": TDANet}
 
 ARCHITECTURES: dict[str, dict[str, Any]] = {
     "dvsgesture": {"arch": "conv-stack", "in_shape": [2, 128, 128], "channels": [64, 64, 64],
@@ -126,6 +107,10 @@ ARCHITECTURES: dict[str, dict[str, Any]] = {
     "nmnist": {"arch": "conv-stack", "in_shape": [2, 34, 34], "channels": [32, 32],
                "n_classes": 10, "kernel": 5, "head_pool": 1},
     "mlp": {"arch": "mlp", "in_shape": [2, 34, 34], "features": [256, 256], "n_classes": 10},
+    "tda-mlp": {"arch": "tda", "in_shape": [2, 34, 34], "family": "mlp", "sizes": [192, 64],
+                "n_classes": 10},
+    "tda-rc": {"arch": "tda", "in_shape": [2, 34, 34], "family": "rc", "nodes": 256,
+               "delays": [1, 2, 4, 8, 16, 32, 64, 128], "n_classes": 10},
 }
 """Named architectures: keyword arguments of their class, ``arch`` naming the class."""
 

@@ -18,6 +18,17 @@ def bin_frames(t_us: np.ndarray, x: np.ndarray, y: np.ndarray, on: np.ndarray, n
     return frames
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread():
+    """One intra-op thread: the CI machine is shared, and spinning OpenMP threads stall there."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def dvs_events(recordings_dir, manifest):
     """Events of the 128x128 DVS128 recording, read with the peer reader ``aedat``."""

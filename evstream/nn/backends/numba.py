@@ -140,13 +140,13 @@ def _neuron_constants(neuron: torch.nn.Module) -> tuple[int, float, float, float
         a = neuron.leak()
         if a is None:
             return K.STC, 1.0, 1.0, 0.0, True
-        a = float(a)
+        a = float(a.detach())
         return K.STC, a, 1.0 - a, 0.0, True
     if isinstance(neuron, LIF):
         if neuron.v_reset != 0.0:
             raise ValueError("the Numba program supports LIF with v_reset = 0 only")
         mode = K.LIF_DECAY_INPUT if neuron.decay_input else K.LIF_PLAIN_INPUT
-        return mode, 1.0, 1.0, float(neuron.k()), neuron.reset_mode == "soft"
+        return mode, 1.0, 1.0, float(torch.as_tensor(neuron.k()).detach()), neuron.reset_mode == "soft"
     raise ValueError(f"the Numba program does not support {type(neuron).__name__} layers "
                      "(supported: LIF, PLIF, STC-LIF, STC-PLIF)")
 

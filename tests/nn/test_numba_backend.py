@@ -1,0 +1,180 @@
+"""Numba kernels against torch references, and the whole program against the torch network."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from evstream.nn.backends import _numba_kernels as K
+from evstream.nn.backends.numba import NumbaProgram
+from evstream.nn.zoo import ConvStackNet
+
+RNG = np.random.default_rng(0)
+
+
+def hwc(t: torch.Tensor) -> np.ndarray:
+    """``(1, C, H, W)`` torch -> ``(H * W, C)`` numpy."""
+    c = t.shape[1]
+    return t[0].permute(1, 2, 0).reshape(-1, c).numpy()
+
+
+def scratch(p: int):
+    return np.zeros(p, np.uint8), np.zeros(p, np.int32)
+
+
+def test_scatter_frame_is_conv2d():
+    frame = ((RNG.random((2, 9, 11)) < 0.2) * RNG.integers(1, 4, (2, 9, 11))).astype(np.float32)
+    w = torch.randn(8, 2, 5, 5)
+    out = np.zeros((99, 8), np.float32)
+    touched, tlist = scratch(99)
+    nt = K.scatter_frame(frame, w.permute(1, 2, 3, 0).contiguous().numpy(), out, 11, touched, tlist, 0)
+    ref = hwc(nn.functional.conv2d(torch.from_numpy(frame)[None], w, padding=2))
+    np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-5)
+    assert set(tlist[:nt]) == set(np.flatnonzero(np.abs(ref).sum(1) > 0)) and touched.sum() == nt
+
+
+@pytest.mark.parametrize("track", [True, False])
+def test_scatter_spikes_is_conv2d_of_binary_map(track):
+    spikes = (RNG.random((1, 4, 7, 6)) < 0.1).astype(np.float32)
+    idx = np.flatnonzero(spikes[0].transpose(1, 2, 0).reshape(-1)).astype(np.int32)
+    w = torch.randn(16, 4, 3, 3)
+    out = np.zeros((42, 16), np.float32)
+    touched, tlist = scratch(42)
+    nt = 0 if track else K.touch_all(touched, tlist, 0)
+    nt = K.scatter_spikes(idx, idx.size, 4, 7, 6, w.permute(1, 2, 3, 0).contiguous().numpy(), out, touched,
+                          tlist, nt, track)
+    ref = hwc(nn.functional.conv2d(torch.from_numpy(spikes), w, padding=1))
+    np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-5)
+    assert nt == (42 if not track else np.count_nonzero(touched))
+
+
+def test_scatter_circuits_and_group_norm_match_torch():
+    from evstream.nn.backends.numba import _circuit_weights, _interleave
+
+    c, groups = 32, 16
+    spikes = (RNG.random((1, c, 6, 5)) < 0.15).astype(np.float32)
+    idx = np.flatnonzero(spikes[0].transpose(1, 2, 0).reshape(-1)).astype(np.int32)
+    conv_h = nn.Conv2d(c, c, 5, padding=2, groups=groups, bias=False)
+    conv_v = nn.Conv2d(c, c, 5, padding=2, groups=groups, bias=False)
+    hg = np.zeros((30, 2 * c), np.float32)
+    touched, tlist = scratch(30)
+    nt = K.scatter_circuits(idx, idx.size, 6, 5, _circuit_weights(conv_h.weight, conv_v.weight, groups), hg,
+                            touched, tlist, 0, True)
+    with torch.no_grad():
+        rh = hwc(conv_h(torch.from_numpy(spikes)))
+        rv = hwc(conv_v(torch.from_numpy(spikes)))
+    ref = np.stack([rh.reshape(30, groups, -1), rv.reshape(30, groups, -1)], axis=2).reshape(30, -1)
+    np.testing.assert_allclose(hg, ref, rtol=1e-5, atol=1e-5)
+    # GroupNorm of the interleaved buffer as 2 * groups groups = both circuits' GN
+    gn_w, gn_b = torch.randn(2, c), torch.randn(2, c)
+    scale, shift = np.zeros(2 * c, np.float32), np.zeros(2 * c, np.float32)
+    K.group_norm_affine(hg, tlist, nt, 30, 2 * groups, _interleave(gn_w[0].numpy(), gn_w[1].numpy(), groups),
+                        _interleave(gn_b[0].numpy(), gn_b[1].numpy(), groups), 1e-5, scale, shift)
+    with torch.no_grad():
+        gh = nn.functional.group_norm(conv_h(torch.from_numpy(spikes)), groups, gn_w[0], gn_b[0])
+        gv = nn.functional.group_norm(conv_v(torch.from_numpy(spikes)), groups, gn_w[1], gn_b[1])
+    ref_n = np.stack([hwc(gh).reshape(30, groups, -1), hwc(gv).reshape(30, groups, -1)], axis=2).reshape(30, -1)
+    np.testing.assert_allclose(hg * scale + shift, ref_n, rtol=1e-4, atol=1e-5)
+
+
+def test_max_pool_and_readout_match_torch():
+    spikes = (RNG.random((1, 3, 9, 7)) < 0.3).astype(np.float32)  # odd sizes: floor pooling
+    idx = np.flatnonzero(spikes[0].transpose(1, 2, 0).reshape(-1)).astype(np.int32)
+    seen, pooled = np.zeros(4 * 3 * 3, np.uint8), np.zeros(4 * 3 * 3, np.int32)
+    n = K.max_pool_spikes(idx, idx.size, 3, 7, 4, 3, seen, pooled)
+    ref = nn.functional.max_pool2d(torch.from_numpy(spikes), 2)
+    got = np.zeros(36, np.float32)
+    got[pooled[:n]] = 1
+    np.testing.assert_array_equal(got, hwc(ref).reshape(-1))
+    assert seen.sum() == 0
+    fc = nn.Linear(3 * 2 * 1, 5)
+    logits = fc.bias.detach().numpy().copy()
+    K.readout(pooled, n, 3, 3, 2, 2, 1, np.ascontiguousarray(fc.weight.detach().numpy().T), logits)
+    with torch.no_grad():
+        expected = fc(nn.functional.avg_pool2d(ref, 2).flatten(1))[0].numpy()
+    np.testing.assert_allclose(logits, expected, rtol=1e-5, atol=1e-6)
+
+
+def side_m(v: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """Charged potential where the side did not fire (there ``v = m``)."""
+    return np.where(s == 0, v, np.nan)
+
+
+def trained_like(net: ConvStackNet) -> ConvStackNet:
+    """``net`` in eval mode with non-trivial GN affines and leaks, as after training."""
+    net.eval()
+    with torch.no_grad():  # non-trivial GN affines and leaks, as after training
+        for m in net.modules():
+            if isinstance(m, nn.GroupNorm):
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.3, 0.3)
+        for name, p in net.named_parameters():
+            if name.endswith("t_m") or name.endswith(".w"):
+                p.fill_(0.4)
+    return net
+
+
+def check_agreement(net: ConvStackNet, frames: np.ndarray) -> None:
+    """Step torch and Numba side by side; per step, compare and continue from torch's state."""
+    prog = NumbaProgram.from_torch(net)
+    neurons = [cell.neuron for cell in net.cells]
+    fired: dict[int, np.ndarray] = {}
+    for i, neuron in enumerate(neurons):  # record torch's spikes of every layer
+        original = neuron._step
+
+        def recording(x, i=i, original=original):
+            s = original(x)
+            fired[i] = s[0].numpy().astype(np.uint8)
+            return s
+
+        neuron._step = recording
+    mismatches = total_spikes = 0
+    for frame in frames:
+        with torch.no_grad():
+            logits = net.step(torch.from_numpy(frame)[None])[0].numpy()
+        got = prog.step(frame)
+        step_mismatch = 0
+        for layer, neuron in enumerate(neurons):
+            v_ref, s_ref = neuron.v[0].numpy(), fired[layer]
+            s_got, v_got = prog.spikes(layer), prog.membrane(layer)
+            diff = s_got != s_ref
+            if diff.any():  # only near the threshold: the side that did not fire holds m = v
+                near = np.fmin(side_m(v_ref, s_ref), side_m(v_got, s_got))[diff]
+                assert np.all(np.abs(near - 1.0) < 1e-4), f"layer {layer}: spike off threshold"
+            same = ~diff  # relative to the scale of the layer's potentials
+            assert np.abs(v_got[same] - v_ref[same]).max() <= 1e-5 * max(1.0, np.abs(v_ref).max())
+            step_mismatch += int(diff.sum())
+            total_spikes += int(s_ref.sum())
+            prog.set_state(layer, v_ref, s_ref)  # continue from torch's state
+        if step_mismatch == 0:
+            np.testing.assert_allclose(got, logits, rtol=1e-4, atol=1e-4)
+        mismatches += step_mismatch
+    assert total_spikes > 1000
+    assert mismatches <= 1e-4 * total_spikes
+
+
+@pytest.mark.parametrize("kind", ["stc-lif", "stc-plif", "lif", "plif"])
+def test_program_matches_torch_on_real_frames(kind, dvs_frames):
+    """100 real frames, centre 64x64 crop of the DVS128 recording (kept small for the default suite)."""
+    torch.manual_seed(1)
+    net = trained_like(ConvStackNet((2, 64, 64), [16, 32], 11, neuron=kind, kernel=5, head_pool=2))
+    check_agreement(net, np.ascontiguousarray(dvs_frames[:, :, 32:96, 32:96]))
+
+
+@pytest.mark.slow
+def test_program_matches_torch_on_dvsgesture_net(dvs_frames):
+    """The full 128x128 DVS Gesture STC-LIF net over 100 real frames."""
+    from evstream.nn.zoo import build
+
+    torch.manual_seed(2)
+    check_agreement(trained_like(build("dvsgesture", neuron="stc-lif")), dvs_frames)
+
+
+def test_program_rejects_unsupported_networks_and_shapes():
+    with pytest.raises(ValueError, match="TDALIF"):
+        NumbaProgram.from_torch(ConvStackNet((2, 16, 16), [16], 3, neuron="tda-lif"))
+    prog = NumbaProgram.from_torch(ConvStackNet((2, 16, 16), [16], 3, neuron="stc-lif"))
+    with pytest.raises(ValueError, match=r"expected \(2, 16, 16\)"):
+        prog.step(np.zeros((2, 16, 15), np.float32))
