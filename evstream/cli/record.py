@@ -7,6 +7,7 @@ import json
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 from evstream.cli.simulate import add_dvs_arguments, dvs_params
@@ -27,7 +28,8 @@ live source never waits for the disk: when the buffer is full the packet is
 dropped and counted (--policy drop, the default for paced sources). With
 --speed 0 (as fast as possible) the source waits instead (--policy block).
 Ctrl-C ends the recording cleanly. The report lists what was written and
-what was dropped where (buffer, link, rate limit).
+what was dropped where (buffer, link, rate limit). --timing writes each
+packet's device time range beside the host time it arrived (UNIX s).
 
 examples:
   evstream record camera out.aedat4 --duration 10
@@ -49,6 +51,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="when the buffer is full: drop the packet (live) or wait (default: block at --speed 0)")
     parser.add_argument("--compression", choices=("lz4", "zstd", "none"), default=None,
                         help="AEDAT 4 packet compression (default: the writer's)")
+    parser.add_argument("--timing", metavar="CSV", default=None,
+                        help="also write seq,t_start_us,t_end_us,events,host_s per packet (device vs host time)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     cam = parser.add_argument_group("camera")
     cam.add_argument("--backend", default="auto", help="camera backend (default auto)")
@@ -149,16 +153,23 @@ def run(args: argparse.Namespace) -> int:
             with tqdm(total=None if total is None else total / 1e6, unit="s", file=sys.stderr, disable=None,
                       leave=False, bar_format="{l_bar}{bar}| {n:.1f}/{total_fmt} s [{elapsed}]") as bar:
                 origin: list[int] = []
+                timing = _open_timing(args.timing)
 
                 def progress(packet) -> None:  # noqa: ANN001 - an EventPacket
+                    if timing is not None:
+                        timing.write(f"{packet.seq},{packet.t_start},{packet.t_end},{len(packet)},{time.time():.6f}\n")
                     if not origin:
                         origin.append(packet.t_start)
                     bar.n = (packet.t_end - origin[0]) / 1e6
                     if packet.seq % 100 == 0:
                         bar.refresh()
 
-                report = record(source.generate(), writer, buffer_packets=args.buffer, policy=policy,
-                                duration_us=duration_us, stopping=stopping, on_packet=progress)
+                try:
+                    report = record(source.generate(), writer, buffer_packets=args.buffer, policy=policy,
+                                    duration_us=duration_us, stopping=stopping, on_packet=progress)
+                finally:
+                    if timing is not None:
+                        timing.close()
         finally:
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)
@@ -176,6 +187,19 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"{args.out}: {report.summary()}" + (f"; labels in {result['labels']}" if "labels" in result else ""))
     return 0
+
+
+def _open_timing(path: str | None):  # noqa: ANN202 - a text file or None
+    from evstream.errors import UserError
+
+    if path is None:
+        return None
+    try:
+        out = open(path, "w")  # noqa: SIM115 - closed by the caller
+    except OSError as exc:
+        raise UserError(f"{path}: cannot write the timing file ({exc.strerror})") from None
+    out.write("seq,t_start_us,t_end_us,events,host_s\n")
+    return out
 
 
 def _geometry(source) -> tuple[int, int]:  # noqa: ANN001

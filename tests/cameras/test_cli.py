@@ -117,3 +117,19 @@ def test_simulate_array_to_aedat4(tmp_path: Path, capsys) -> None:
     assert (summary["width"], summary["height"]) == (30, 20)
     assert ev["t"].max() < 70_000 and set(np.unique(ev["y"])) == set(range(5, 15))
     assert _same(_dv_read(out), ev, "timestamp", "polarity")
+
+
+def test_record_timing_file_pairs_device_and_host_time(tmp_path: Path, capsys) -> None:
+    import time
+
+    timing = tmp_path / "timing.csv"
+    before = time.time()
+    assert main(["record", "shapes", str(tmp_path / "s.npz"), "--duration", "0.3", "--size", "16x16",
+                 "--packet-us", "10000", "--timing", str(timing)]) == 0
+    rows = [line.split(",") for line in timing.read_text().splitlines()]
+    assert rows[0] == ["seq", "t_start_us", "t_end_us", "events", "host_s"]
+    data = np.array(rows[1:], dtype=float)
+    assert len(data) == 30 and np.array_equal(data[:, 2], np.arange(1, 31) * 10_000)
+    host = data[:, 4] - before
+    # Paced at real time: packets arrive in order and never ahead of their device time.
+    assert np.all(np.diff(host) > 0) and host[-1] - host[0] >= 0.29 - 0.002
