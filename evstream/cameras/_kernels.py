@@ -34,7 +34,10 @@ def log_and_count(image: np.ndarray, prev_image: np.ndarray, log_eps: float, log
     Writes ``log(image + log_eps)`` into ``log_out`` (reusing ``log_prev`` where
     ``image`` equals ``prev_image``: a still background costs no logarithm) and
     the flat indices ``y * W + x`` of the pixels whose level crossed at least
-    one threshold from ``ref`` into ``active`` (ascending).
+    one threshold from ``ref`` into ``active`` (ascending). An unchanged pixel
+    has no crossing: every step leaves ``ref`` within one threshold of the
+    pixel's level (the caller keeps that invariant, as
+    :class:`~evstream.cameras.contrast.DvsPixelModel` does).
 
     Args:
         image, prev_image: ``(H, W)`` float32 intensities of this and the previous frame
@@ -55,9 +58,10 @@ def log_and_count(image: np.ndarray, prev_image: np.ndarray, log_eps: float, log
         for x in range(w):
             v = image[y, x]
             if v == prev_image[y, x]:
-                level = log_prev[y, x]
-            else:
-                level = np.float32(math.log(v + log_eps))
+                # Unchanged since the last step, which left ref within one threshold: no crossing.
+                log_out[y, x] = log_prev[y, x]
+                continue
+            level = np.float32(math.log(v + log_eps))
             log_out[y, x] = level
             c = abs(_signed_crossings(ref[y, x], level, c_on[y, x], c_off[y, x]))
             if c:
