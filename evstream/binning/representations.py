@@ -36,14 +36,18 @@ class Representation:
         self.mapped = config.crop is not None or config.downsample != 1
         self.dtype = np.dtype(dtype or config.dtype)
         self.acc = np.zeros(config.frame_shape, dtype=self.dtype)
+        self._acc_used = False  # acc holds events (else it is all zeros and need not be read)
 
     def reset(self) -> None:
-        self.acc.fill(0)
+        if self._acc_used:
+            self.acc.fill(0)
+            self._acc_used = False
 
     def complete(self, events: np.ndarray, bounds: np.ndarray, t0: int, span_us: int, frames: np.ndarray) -> None:
         """Fill ``frames[s]`` with the window starting at ``t0 + s * span_us`` (events ``bounds[s]:bounds[s+1]``)."""
-        frames[0] += self.acc
-        self.acc.fill(0)
+        if self._acc_used:
+            frames[0] += self.acc
+            self.reset()
         self._bin(events, bounds, t0, span_us, frames)
         self.finish(frames, span_us)
 
@@ -51,10 +55,12 @@ class Representation:
         """Add events ``lo:hi`` (all in the open window starting at ``t0``) to the state."""
         if hi > lo:
             self._bin(events, np.array([lo, hi], dtype=np.int64), t0, span_us, self.acc[None])
+            self._acc_used = True
 
     def pending(self, frames: np.ndarray, t0: int, span_us: int) -> None:
         """Write the open window's frame (starting at ``t0``) into ``frames[0]`` without changing the state."""
-        frames[0] += self.acc
+        if self._acc_used:
+            frames[0] += self.acc
         self.finish(frames, span_us)
 
     def finish(self, frames: np.ndarray, span_us: int) -> None:
