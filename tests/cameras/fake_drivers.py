@@ -133,3 +133,31 @@ def dv_batch(t: list[int], x: list[int], y: list[int], p: list[bool]):
     a = np.zeros(len(t), [("timestamp", "<i8"), ("x", "<i2"), ("y", "<i2"), ("polarity", "u1")])
     a["timestamp"], a["x"], a["y"], a["polarity"] = t, x, y, p
     return types.SimpleNamespace(numpy=lambda: a)
+
+
+def fake_metavision(serials: list[str], buffers: list[np.ndarray] | None = None) -> dict[str, types.ModuleType]:
+    """``metavision_core.event_io`` (``EventsIterator``) and ``metavision_hal`` (``DeviceDiscovery``) fakes."""
+    core, event_io, hal = _module("metavision_core"), _module("metavision_core.event_io"), _module("metavision_hal")
+    core.event_io = event_io
+
+    class EventsIterator:
+        opened: list = []
+
+        def __init__(self, input_path: str, delta_t: int) -> None:
+            EventsIterator.opened.append((input_path, delta_t))
+
+        def get_size(self) -> tuple[int, int]:
+            return (720, 1280)
+
+        def __iter__(self):
+            return iter(buffers or [])
+
+    event_io.EventsIterator = EventsIterator
+    hal.DeviceDiscovery = types.SimpleNamespace(list=lambda: list(serials))
+    return {"metavision_core": core, "metavision_core.event_io": event_io, "metavision_hal": hal}
+
+
+def mv_events(t: list[int], x: list[int], y: list[int], p: list[int]) -> np.ndarray:
+    a = np.zeros(len(t), [("x", "<u2"), ("y", "<u2"), ("p", "<i2"), ("t", "<i8")])
+    a["t"], a["x"], a["y"], a["p"] = t, x, y, p
+    return a

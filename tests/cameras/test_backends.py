@@ -13,8 +13,8 @@ from evstream.cameras.live import LiveCamera
 from evstream.cli.main import main
 from evstream.errors import MissingDependency, UserError
 
-from .fake_drivers import (Name, dv_batch, fake_dv_processing, fake_nd_without_usb, fake_neuromorphic_drivers,
-                           nd_events, nd_step)
+from .fake_drivers import (Name, dv_batch, fake_dv_processing, fake_metavision, fake_nd_without_usb,
+                           fake_neuromorphic_drivers, mv_events, nd_events, nd_step)
 
 
 @pytest.fixture
@@ -161,3 +161,19 @@ def test_live_camera_over_fake_dv_processing(drivers) -> None:
     assert cam.backend.name == "dv-processing" and (cam.width, cam.height) == (640, 480)
     assert [(p.t_start, p.t_end, len(p)) for p in packets] == [(5, 7, 2), (7, 10, 1)]
     assert np.array_equal(packets[0].events["p"], [1, 0])
+
+
+def test_metavision_backend_over_fake_sdk(drivers, monkeypatch: pytest.MonkeyPatch) -> None:
+    drivers(nd=fake_nd_without_usb(), dv=fake_dv_processing([]))
+    buffers = [mv_events([3, 4], [10, 11], [20, 21], [1, 0]), mv_events([], [], [], []), mv_events([9], [1], [2], [1])]
+    modules = fake_metavision(["PSEE-1"], buffers)
+    for name, mod in modules.items():
+        monkeypatch.setitem(sys.modules, name, mod)
+    backend, device = select_camera()
+    assert (backend.name, device.serial) == ("metavision", "PSEE-1")
+    cam = LiveCamera(poll_s=0.01)
+    packets = list(cam.packets())
+    assert (cam.width, cam.height) == (1280, 720)
+    assert [(p.t_start, p.t_end, len(p)) for p in packets] == [(3, 5, 2), (5, 10, 1)]
+    assert packets[0].events["p"].tolist() == [1, 0]
+    assert modules["metavision_core.event_io"].EventsIterator.opened == [("PSEE-1", 10_000)]
