@@ -20,6 +20,7 @@ import dataclasses
 import importlib
 import importlib.metadata
 import importlib.util
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -244,11 +245,10 @@ class _DvStream(CameraStream):
         self.width, self.height = (int(v) for v in camera.getEventResolution())
 
     def chunks(self) -> Iterator[CameraChunk | None]:
-        import time
-
         while self._camera.isRunning():
             batch = self._camera.getNextEventBatch()
-            if batch is None:
+            if batch is None:  # the call does not block: wait a little instead of spinning
+                time.sleep(0.001)
                 yield None
                 continue
             a = batch.numpy()
@@ -286,8 +286,6 @@ class _MetavisionStream(CameraStream):
         self.height, self.width = (int(v) for v in iterator.get_size())
 
     def chunks(self) -> Iterator[CameraChunk | None]:
-        import time
-
         for evs in self._it:
             yield CameraChunk(_events_from(evs["t"], evs["x"], evs["y"], evs["p"]), time.time())
 
