@@ -1,0 +1,185 @@
+"""Decoding kernels against the plain references in ``naive_decoders``, with random chunk and buffer splits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import evstream.io as eio
+from evstream.events import EVENT_DTYPE
+from evstream.io import aedat_kernels as ak
+from evstream.io import prophesee_kernels as pk
+from evstream.io import record_kernels as rk
+from tests.conftest import RECORDINGS
+from tests.io import naive_decoders as naive
+
+RAW_EVT2 = RECORDINGS / "evt2/gen3-expelliarmus-evt2_sample.raw"
+RAW_EVT3 = RECORDINGS / "evt3/gen41-expelliarmus-evt3_sample.raw"
+
+
+def run_split(kernel, words: np.ndarray, cuts: list[int], capacity: int, state: np.ndarray, *args,
+              per: int = 1) -> np.ndarray:
+    """Run ``kernel`` over ``words`` cut at ``cuts`` (rounded to whole records of ``per`` words)
+    with output buffers of ``capacity`` events."""
+    units = len(words) // per
+    parts = []
+    for piece in np.split(words[:units * per], sorted(c % (units + 1) * per for c in cuts)):
+        start = 0
+        while start < len(piece) // per:
+            out = np.empty(capacity, EVENT_DTYPE)
+            n, nxt = kernel(piece, start, out.view(np.int64), state, *args)
+            assert nxt > start, "a kernel call made no progress"
+            start = nxt
+            parts.append(out[:n])
+    return np.concatenate(parts).astype(EVENT_DTYPE) if parts else np.empty(0, EVENT_DTYPE)
+
+
+def _equal(a: np.ndarray, b: np.ndarray) -> bool:
+    return len(a) == len(b) and all(np.array_equal(a[k], b[k]) for k in ("t", "x", "y", "p"))
+
+
+def _body(path, dtype: str) -> np.ndarray:
+    rec = eio.open(path, width=1 << 16, height=1 << 16)
+    data = path.read_bytes()[rec.metadata["data_offset"]:]
+    return np.frombuffer(data[:len(data) // np.dtype(dtype).itemsize * np.dtype(dtype).itemsize], dtype)
+
+
+CUTS = st.lists(st.integers(0, 1 << 30), max_size=5)
+
+
+@settings(max_examples=8, deadline=None)
+@given(cuts=CUTS, capacity=st.integers(40, 5000))
+def test_evt2_kernel_matches_reference(cuts: list[int], capacity: int) -> None:
+    words = _body(RAW_EVT2, "<u4")[:30000]
+    got = run_split(pk.decode_evt2, words, cuts, capacity, np.zeros(pk.EVT2_STATE, np.int64), 640, 480)
+    assert _equal(got, naive.to_events(naive.evt2(words, 640, 480)))
+
+
+@settings(max_examples=8, deadline=None)
+@given(cuts=CUTS, capacity=st.integers(40, 5000))
+def test_evt3_kernel_matches_reference(cuts: list[int], capacity: int) -> None:
+    words = _body(RAW_EVT3, "<u2")[:30000]
+    got = run_split(pk.decode_evt3, words, cuts, capacity, np.zeros(pk.EVT3_STATE, np.int64), 1280, 720)
+    assert _equal(got, naive.to_events(naive.evt3(words, 1280, 720)))
+
+
+EVT3_WORDS = st.lists(st.one_of(
+    st.integers(0, 0xFFFF),  # anything, including unknown types
+    st.sampled_from([0x8000, 0x8FFF, 0x8800, 0x6000, 0x6FFF]).map(lambda w: w),  # time words at the edges
+    st.integers(0, 0x0FFF).map(lambda v: 0x2000 | v),  # ADDR_X
+    st.integers(0, 0x0FFF).map(lambda v: 0x4000 | v),  # VECT_12
+), min_size=0, max_size=400)
+
+
+@settings(max_examples=200, deadline=None)
+@given(words=EVT3_WORDS, cuts=CUTS, capacity=st.integers(13, 64))
+def test_evt3_kernel_random_words(words: list[int], cuts: list[int], capacity: int) -> None:
+    """Random streams (wraps, vectors, unknown types, tiny buffers): same as the reference."""
+    arr = np.array(words, np.uint16)
+    got = run_split(pk.decode_evt3, arr, cuts, capacity, np.zeros(pk.EVT3_STATE, np.int64), 1000, 600)
+    assert _equal(got, naive.to_events(naive.evt3(arr, 1000, 600)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(words=st.lists(st.one_of(st.integers(0, (1 << 32) - 1),
+                                 st.integers(0, (1 << 28) - 1).map(lambda v: 0x80000000 | v)), max_size=300),
+       cuts=CUTS, capacity=st.integers(1, 64))
+def test_evt2_kernel_random_words(words: list[int], cuts: list[int], capacity: int) -> None:
+    arr = np.array(words, np.uint32)
+    got = run_split(pk.decode_evt2, arr, cuts, capacity, np.zeros(pk.EVT2_STATE, np.int64), 1280, 720)
+    assert _equal(got, naive.to_events(naive.evt2(arr, 1280, 720)))
+
+
+@settings(max_examples=100, deadline=None)
+@given(words=st.lists(st.one_of(st.integers(0, (1 << 64) - 1),
+                                 st.integers(0, (1 << 28) - 1).map(lambda v: (0x8 << 60) | (v << 32))), max_size=120),
+       legacy=st.booleans(), cuts=CUTS, capacity=st.integers(33, 200))
+def test_evt21_kernel_random_words(words: list[int], legacy: bool, cuts: list[int], capacity: int) -> None:
+    arr = np.array(words, np.uint64)
+    if legacy:
+        arr = (arr << np.uint64(32)) | (arr >> np.uint64(32))
+    got = run_split(pk.decode_evt21, arr, cuts, capacity, np.zeros(pk.EVT2_STATE, np.int64), 1280, 720, legacy)
+    assert _equal(got, naive.to_events(naive.evt2(arr, 1280, 720, legacy21=legacy)))
+
+
+def test_evt21_file_round_trip(tmp_path) -> None:
+    """A hand-built EVT 2.1 file (header, TIME_HIGH, masked CD words) decodes through evstream.io."""
+    th = (0x8 << 60) | (1000 << 32)
+    cd_on = (0x1 << 60) | (5 << 54) | (100 << 43) | (7 << 32) | 0b1011
+    cd_off = (0x0 << 60) | (9 << 54) | (64 << 43) | (8 << 32) | (1 << 31)
+    body = np.array([cd_on, th, cd_on, cd_off], "<u8").tobytes()
+    (tmp_path / "a.raw").write_bytes(b"% format EVT21;height=720;width=1280\n% end\n" + body)
+    ev = eio.read(tmp_path / "a.raw")
+    t_on, t_off = (1000 << 6) + 5, (1000 << 6) + 9
+    assert ev.tolist() == [(t_on, 100, 7, 1), (t_on, 101, 7, 1), (t_on, 103, 7, 1), (t_off, 95, 8, 0)]
+    assert eio.open(tmp_path / "a.raw").format == "evt21"
+
+
+def test_aedat2_kernels_match_reference() -> None:
+    for name, davis_height in (("dvs128-alexouyang-neal_walking.aedat", None),
+                               ("davis240c-pyaedattools-IMU_translBoxes.aedat", 180)):
+        path = RECORDINGS / "aedat2" / name
+        data = path.read_bytes()[eio.open(path).metadata["data_offset"]:]
+        words = np.frombuffer(data[:len(data) // 8 * 8], "<u4")
+        layout = ak.AEDAT2_DVS128 if davis_height is None else ak.AEDAT2_DAVIS
+        w, h = (128, 128) if davis_height is None else (240, 180)
+        got = run_split(ak.decode_aedat2, words, [12345, 77777], 3000, np.zeros(ak.TIME32_STATE, np.int64),
+                        layout, w, h, per=2)
+        assert _equal(got, naive.aedat2(data, davis_height))
+
+
+def test_dat_and_nmnist_kernels_match_reference() -> None:
+    path = RECORDINGS / "dat/ncars-tonic-sample.dat"
+    data = path.read_bytes()[eio.open(path, width=120, height=100).metadata["data_offset"]:]
+    got = run_split(pk.decode_dat, np.frombuffer(data, "<u4"), [1000], 100, np.zeros(pk.DAT_STATE, np.int64),
+                    1 << 16, 1 << 16, 2, per=2)
+    assert _equal(got, naive.dat(data))
+    data = (RECORDINGS / "nmnist/nmnist-tonic-sample.bin").read_bytes()
+    got = run_split(rk.decode_nmnist, np.frombuffer(data, np.uint8), [2500], 777,
+                    np.zeros(rk.NMNIST_STATE, np.int64), 34, 34, per=5)
+    assert _equal(got, naive.nmnist(data))
+
+
+def test_dat_time_wrap() -> None:
+    raw = np.array([[4294967000, 5], [100, 6], [50, 7]], "<u4").ravel()
+    got = run_split(pk.decode_dat, raw, [], 10, np.zeros(pk.DAT_STATE, np.int64), 100, 100, 2, per=2)
+    assert got["t"].tolist() == [4294967000, (1 << 32) + 100, (1 << 32) + 100]
+
+
+def test_aedat3_polarity_packets(tmp_path) -> None:
+    """AEDAT 3.1: polarity packets decoded (overflow -> high time bits), invalid events and others skipped."""
+    def word(x: int, y: int, p: int, valid: int = 1) -> int:
+        return (x << 17) | (y << 2) | (p << 1) | valid
+    pol1 = np.array([word(3, 4, 1), 10, word(5, 6, 0, valid=0), 11, word(127, 127, 0), 12], np.uint32)
+    imu = np.arange(8, dtype=np.uint32)
+    pol2 = np.array([word(1, 2, 1), 5], np.uint32)
+    (tmp_path / "a.aedat").write_bytes(naive.aedat3_file([(1, 0, pol1), (3, 0, imu), (1, 1, pol2)]))
+    rec = eio.open(tmp_path / "a.aedat")
+    assert rec.format == "aedat3" and (rec.width, rec.height) == (128, 128)
+    assert rec.read().tolist() == [(10, 3, 4, 1), (12, 127, 127, 0), ((1 << 31) | 5, 1, 2, 1)]
+    cut = (tmp_path / "a.aedat").read_bytes()[:-3]
+    (tmp_path / "b.aedat").write_bytes(cut)
+    with pytest.warns(eio.PartialReadWarning, match="polarity packet"):
+        assert len(eio.read(tmp_path / "b.aedat")) == 2
+
+
+def test_first_invalid_and_sanitize_match_numpy() -> None:
+    rng = np.random.default_rng(1)
+    ev = np.zeros(500, EVENT_DTYPE)
+    ev["t"] = np.sort(rng.integers(0, 1000, 500))
+    ev["t"][[100, 300]] -= 400
+    ev["x"] = rng.integers(0, 70, 500)
+    ev["y"] = rng.integers(0, 50, 500)
+    ev["p"] = rng.integers(0, 3, 500)
+    raw = ev.view(np.int64).reshape(-1, 2)
+    bad = (ev["x"] >= 64) | (ev["y"] >= 48) | (ev["p"] > 1) | (ev["t"] < np.concatenate([[-1], ev["t"][:-1]]))
+    assert rk.first_invalid(raw, -1, 64, 48) == int(np.argmax(bad))
+    out = np.empty(500, EVENT_DTYPE)
+    state = np.array([-1, 0], np.int64)
+    n = rk.sanitize(raw, out.view(np.int64).reshape(-1, 2), state, 64, 48)
+    keep = (ev["x"] < 64) & (ev["y"] < 48)
+    assert n == keep.sum() and state[1] == (~keep).sum()
+    assert np.array_equal(out["t"][:n], np.maximum.accumulate(ev["t"][keep]))
+    assert np.array_equal(out["p"][:n], (ev["p"][keep] > 0).astype(np.uint8))
