@@ -20,10 +20,13 @@ peer on the same events in the same run (best of ``--repeat``):
 ``mev_s`` is millions of input events per second; ``ratio`` on the evstream row
 is evstream's speed over the peer's.
 
-The ``live`` case (no peer) runs the graph ``io.replay`` (real-time pace, 1 ms
-packets) -> ``filters.denoise`` -> ``binning.count`` for ``--live-s`` seconds of
-the recording and reports the frames node's ``frame_lag`` percentiles: how
-long after the end of its window each frame left the node.
+The ``live`` case (no peer) runs the graph ``io.replay`` (real-time pace,
+packets of ``--live-packet-us``) -> ``filters.denoise`` -> ``binning.count`` for
+``--live-s`` seconds of the recording and reports the frames node's
+``frame_lag`` percentiles: how long after the end of its window each frame
+left the node. The replay cuts packets from the first event, not at window
+edges, so the lag includes up to one packet length of waiting for the packet
+that carries time past the window end.
 """
 
 from __future__ import annotations
@@ -56,6 +59,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per tool; the best counts (default 5)")
     parser.add_argument("--live-s", type=float, default=2.0,
                         help="seconds of paced replay for the live frame-lag case (default 2; 0: skip)")
+    parser.add_argument("--live-packet-us", type=int, default=1_000,
+                        help="packet length of the live replay, µs (default 1000)")
     parser.add_argument("--cases", default="", help="comma-separated case names to run (default: all)")
 
 
@@ -173,23 +178,24 @@ def run(args: argparse.Namespace) -> list[dict]:
                           _best(lambda: theirs()(sample.copy()), r))
     rows += _dv_rows(args, b, events, packets, w, h, case)
     if case("live") and args.live_s > 0:
-        rows.append(_live_row(args.file, int(events["t"][0]), args.live_s, window))
+        rows.append(_live_row(args.file, int(events["t"][0]), args.live_s, window, args.live_packet_us))
     return rows
 
 
-def _live_row(path: Path, t_first: int, seconds: float, window_us: int) -> dict:
+def _live_row(path: Path, t_first: int, seconds: float, window_us: int, packet_us: int) -> dict:
     """Frame lag of a paced replay -> denoise -> count frames graph (µs behind each window's end)."""
     from evstream.graph import Graph
     from evstream.graph.registry import get
 
     g = Graph()
-    src = g.add(get("io.replay")("src", path=str(path), window_us=1_000, speed=1.0,
+    src = g.add(get("io.replay")("src", path=str(path), window_us=packet_us, speed=1.0,
                                  end_us=t_first + int(seconds * 1e6)))
     den = g.add(get("filters.denoise")("denoise", time_us=window_us), input=src)
     frm = g.add(get("binning.count")("frames", window_us=window_us), input=den)
     g.add(get("core.count")("sink"), input=frm)
     stats = g.run(handle_signals=False)["nodes"]["frames"]
-    return {"case": f"live replay -> denoise -> count frames {window_us} µs", "tool": "evstream",
+    return {"case": f"live replay ({packet_us} µs packets) -> denoise -> count frames {window_us} µs",
+            "tool": "evstream",
             "frames": stats["frames_out"], "frame_lag_p50_us": stats["frame_lag_p50_us"],
             "frame_lag_p99_us": stats["frame_lag_p99_us"], "frame_lag_max_us": stats["frame_lag_max_us"]}
 
