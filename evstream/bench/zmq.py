@@ -1,0 +1,188 @@
+"""``evstream bench zmq``: ZeroMQ transport throughput and latency against raw pyzmq.
+
+Both tools move the same event packets from a sender process to the receiving
+(benchmark) process over PUSH/PULL, first over ``tcp://127.0.0.1`` then over
+``ipc://``:
+
+* throughput: packets of ``--packet-events`` events (default 100k) sent back
+  to back; Mev/s from the first packet received to the last.
+* latency: ``--rate-mev`` Mev/s (default 1) in packets of
+  ``--latency-packet-events`` events sent on a fixed schedule; latency of a
+  packet = receive time - sender clock in its header (same host clock), p50/p99.
+
+The raw pyzmq peer sends a JSON header (seq, clock) and the events buffer with
+``copy=False`` and decodes with ``np.frombuffer``: the minimum any ZeroMQ
+transport does. evstream adds its full header, validation, gap counting and
+packet construction. ``ratio`` = evstream speed / pyzmq speed (for latency:
+pyzmq p99 / evstream p99).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HELP = "ZeroMQ transport: throughput (100k-event packets) and p50/p99 latency at 1 Mev/s, vs raw pyzmq"
+
+_TOOLS = ("evstream", "pyzmq")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--packets", type=int, default=300, help="packets per throughput run (default 300)")
+    parser.add_argument("--packet-events", type=int, default=100_000, help="events per throughput packet")
+    parser.add_argument("--rate-mev", type=float, default=1.0, help="event rate of the latency runs (Mev/s)")
+    parser.add_argument("--latency-packet-events", type=int, default=1000, help="events per latency packet")
+    parser.add_argument("--latency-packets", type=int, default=2000, help="packets per latency run")
+    parser.add_argument("--transports", default="tcp,ipc", help="comma-separated: tcp, ipc")
+
+
+def _events(n: int) -> np.ndarray:
+    from evstream.events import make_events
+
+    rng = np.random.default_rng(7)
+    return make_events(np.sort(rng.integers(0, 10**6, n)), rng.integers(0, 640, n), rng.integers(0, 480, n),
+                       rng.integers(0, 2, n))
+
+
+# -- sender processes (run in a spawned child) ------------------------------------------
+def _send(tool: str, address: str, n_events: int, packets: int, period_s: float) -> None:
+    """Send ``packets`` packets of ``n_events`` events, one every ``period_s`` s (0: back to back)."""
+    import zmq
+
+    from evstream.events import EventPacket
+    from evstream.transport import Sender, SocketConfig
+
+    events = _events(n_events)
+    packet = EventPacket(events, 640, 480)
+    start = time.perf_counter()
+    if tool == "evstream":
+        sender = Sender(SocketConfig(address, bind=False, hwm=100, linger_ms=10_000), mode="push")
+        sender.open()
+        send = sender.send
+    else:
+        ctx = zmq.Context()
+        sock = ctx.socket(zmq.PUSH)
+        sock.sndhwm = 100
+        sock.connect(address)
+        counter = iter(range(packets + 1))
+
+        def send(_: Any) -> None:
+            head = json.dumps({"seq": next(counter), "clock_ns": time.time_ns()}).encode()
+            sock.send_multipart([head, memoryview(events).cast("B")], copy=False)
+    for i in range(packets):
+        if period_s:
+            delay = start + i * period_s - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+        send(packet)
+    if tool == "evstream":
+        sender.close()
+    else:
+        sock.send_multipart([json.dumps({"end": True}).encode()])
+        sock.close(linger=10_000)
+        ctx.term()
+
+
+# -- receivers (in the benchmark process) ---------------------------------------------------
+def _run_case(tool: str, address: str, n_events: int, packets: int,
+              period_s: float) -> tuple[float, list[float], int]:
+    """Start a sender process and receive until its end marker.
+
+    Returns ``(seconds from the first packet to the last, latencies in ms, events received)``.
+    """
+    import zmq
+
+    from evstream.events import EVENT_DTYPE
+    from evstream.transport import Receiver, SocketConfig
+
+    latencies: list[float] = []
+    events = 0
+    first = last = 0.0
+    if tool == "evstream":
+        receiver = Receiver(SocketConfig(address, bind=True, hwm=100), mode="pull")
+        receiver.open()
+    else:
+        ctx = zmq.Context()
+        sock = ctx.socket(zmq.PULL)
+        sock.rcvhwm = 100
+        sock.bind(address)
+    child = multiprocessing.get_context("spawn").Process(target=_send, args=(tool, address, n_events, packets, period_s))
+    child.start()
+    try:
+        while True:
+            if tool == "evstream":
+                msg = receiver.recv(30_000)
+                if msg is None:
+                    raise RuntimeError("evstream receiver timed out")
+                if msg.kind == "eos":
+                    break
+                now_ns = time.time_ns()
+                clock, n = msg.clock_ns, len(msg.packet)
+            else:
+                frames = sock.recv_multipart(copy=False)
+                now_ns = time.time_ns()
+                head = json.loads(frames[0].bytes)
+                if head.get("end"):
+                    break
+                n = len(np.frombuffer(frames[1].buffer, dtype=EVENT_DTYPE))
+                clock = head["clock_ns"]
+            now = time.perf_counter()
+            first = first or now
+            last = now
+            latencies.append((now_ns - clock) / 1e6)
+            events += n
+    finally:
+        child.join(60)
+        if tool == "evstream":
+            receiver.close()
+        else:
+            sock.close(linger=0)
+            ctx.term()
+    if len(latencies) != packets:
+        raise RuntimeError(f"{tool} delivered {len(latencies)} of {packets} packets")
+    return last - first, latencies, events
+
+
+def _address(transport: str, folder: Path, name: str) -> str:
+    if transport == "ipc":
+        return f"ipc://{folder}/{name}.sock"
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"tcp://127.0.0.1:{probe.getsockname()[1]}"
+
+
+def run(args: argparse.Namespace) -> list[dict]:
+    rows: list[dict] = []
+    transports = [t.strip() for t in args.transports.split(",") if t.strip()]
+    period = args.latency_packet_events / (args.rate_mev * 1e6)
+    with tempfile.TemporaryDirectory(prefix="evstream-bench-zmq-") as tmp:
+        for transport in transports:
+            speed: dict[str, float] = {}
+            for tool in _TOOLS:
+                seconds, _, events = _run_case(tool, _address(transport, Path(tmp), f"t-{tool}"),
+                                               args.packet_events, args.packets, 0.0)
+                # the first packet starts the clock, so it does not count
+                mev_s = (events - args.packet_events) / max(seconds, 1e-9) / 1e6
+                speed[tool] = mev_s
+                rows.append({"case": f"throughput {transport} {args.packet_events // 1000}k-event packets",
+                             "tool": tool, "mev_s": mev_s, "packets": args.packets})
+            rows[-2]["ratio"] = speed["evstream"] / speed["pyzmq"]
+            p99: dict[str, float] = {}
+            for tool in _TOOLS:
+                _, lat, _ = _run_case(tool, _address(transport, Path(tmp), f"l-{tool}"),
+                                      args.latency_packet_events, args.latency_packets, period)
+                p50, p99[tool] = (float(v) for v in np.percentile(lat, [50, 99]))
+                rows.append({"case": f"latency {transport} {args.rate_mev:g} Mev/s", "tool": tool,
+                             "p50_ms": p50, "p99_ms": p99[tool], "max_ms": float(max(lat)),
+                             "packets": args.latency_packets})
+            rows[-2]["ratio"] = p99["pyzmq"] / p99["evstream"]
+    return rows
