@@ -96,31 +96,44 @@ def voxel_windows(events, bounds, t0, span_us, mapped, xmap, ymap, frames):
 
 
 @njit(cache=True, nogil=True)
-def time_surface_windows(events, bounds, t0, window_us, tau_us, mapped, xmap, ymap, last, frames):
+def time_surface_windows(events, bounds, t0, window_us, tau_us, mapped, xmap, ymap, last, touched, surface, frames):
     """Per-polarity time surfaces sampled at the end of each slot.
 
-    ``last`` int64 ``(2, H, W)`` holds the latest timestamp per (polarity, row,
-    column) (``NEVER_US`` before the first event) and persists across calls.
-    Slot ``s`` ends at ``e = t0 + (s + 1) * window_us``; its frame is
-    ``exp(-(e - last) / tau_us)`` (0 where no event was seen). Pass
-    ``frames`` with zero slots to only update ``last``.
+    State (all ``(2, H, W)``, persisting across calls): ``last`` int64, the
+    latest timestamp per (polarity, row, column); ``touched`` uint8, 1 where
+    ``last`` changed since the previous sample; ``surface`` float64, the
+    previous sample. Slot ``s`` ends at ``e = t0 + (s + 1) * window_us``; its
+    frame is ``exp(-(e - last) / tau_us)`` (0 where no event was seen).
+    Consecutive samples are one window apart, so an untouched pixel is the
+    previous sample times ``exp(-window_us / tau_us)``: one multiply instead of
+    one ``exp`` per pixel (values below the smallest normal float64 become 0).
+    Pass ``frames`` with zero slots to only take in events.
     """
     h, w = last.shape[1], last.shape[2]
+    decay = np.exp(-window_us / tau_us)
+    tiny = np.finfo(np.float64).tiny
+    last_flat, touched_flat, surface_flat = last.ravel(), touched.ravel(), surface.ravel()
     for s in range(bounds.shape[0] - 1):
         for i in range(bounds[s], bounds[s + 1]):
             e = events[i]
             r, c = _pixel(e, mapped, xmap, ymap, h, w)
             if r >= 0:
-                last[1 if e.p else 0, r, c] = e.t
+                ch = 1 if e.p else 0
+                last[ch, r, c] = e.t
+                touched[ch, r, c] = 1
         if s < frames.shape[0]:
             end = t0 + (s + 1) * window_us
-            frame = frames[s]
-            for ch in range(last.shape[0]):
-                for r in range(last.shape[1]):
-                    for c in range(last.shape[2]):
-                        lt = last[ch, r, c]
-                        if lt != NEVER_US:
-                            frame[ch, r, c] = np.exp(-float(end - lt) / tau_us)
+            frame = frames[s].ravel()
+            for k in range(last_flat.shape[0]):
+                if touched_flat[k]:
+                    v = np.exp(-float(end - last_flat[k]) / tau_us)
+                    touched_flat[k] = 0
+                else:
+                    v = surface_flat[k] * decay
+                    if v < tiny:
+                        v = 0.0
+                surface_flat[k] = v
+                frame[k] = v
 
 
 @njit(cache=True, nogil=True)

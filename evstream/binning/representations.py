@@ -119,11 +119,16 @@ class TimeSurface(Representation):
 
     def __init__(self, config: FrameConfig) -> None:
         super().__init__(config)
-        self.last = np.full(config.frame_shape, _kernels.NEVER_US, dtype=np.int64)
-        self._none = np.zeros((0, *config.frame_shape), dtype=self.dtype)
+        shape = config.frame_shape
+        self.last = np.full(shape, _kernels.NEVER_US, dtype=np.int64)
+        self.touched = np.zeros(shape, dtype=np.uint8)
+        self.surface = np.zeros(shape, dtype=np.float64)
+        self._none = np.zeros((0, *shape), dtype=self.dtype)
 
     def reset(self) -> None:
         self.last.fill(_kernels.NEVER_US)
+        self.touched.fill(0)
+        self.surface.fill(0)
 
     def complete(self, events, bounds, t0, span_us, frames) -> None:
         self._bin(events, bounds, t0, span_us, frames)
@@ -133,11 +138,12 @@ class TimeSurface(Representation):
             self._bin(events, np.array([lo, hi], dtype=np.int64), t0, span_us, self._none)
 
     def pending(self, frames, t0, span_us) -> None:
+        """The open window's surface (this advances the decay state: call it only at flush)."""
         self._bin(_NO_EVENTS, np.zeros(2, dtype=np.int64), t0, span_us, frames)
 
     def _bin(self, events, bounds, t0, span_us, frames) -> None:
-        _kernels.time_surface_windows(events, bounds, t0, span_us, float(self.config.tau_us),
-                                      self.mapped, self.xmap, self.ymap, self.last, frames)
+        _kernels.time_surface_windows(events, bounds, t0, span_us, float(self.config.tau_us), self.mapped,
+                                      self.xmap, self.ymap, self.last, self.touched, self.surface, frames)
 
 
 def make_representation(config: FrameConfig) -> Representation:
