@@ -21,10 +21,13 @@ from __future__ import annotations
 import struct
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from xml.sax.saxutils import escape
 
 import numpy as np
 
 from evstream.events import EVENT_DTYPE
+from evstream.io import flatbuffers as fb
+from evstream.io.aedat4 import parse_event_packet, parse_streams
 
 __all__ = [
     "COMPRESSION",
@@ -69,75 +72,28 @@ class StreamInfo:
     compression: int
 
 
-# -- flatbuffer reading -------------------------------------------------------------
-def _u32(buf: memoryview, pos: int) -> int:
-    if pos < 0 or pos + 4 > len(buf):
-        raise DvFormatError(f"flatbuffer offset {pos} outside the {len(buf)}-byte buffer")
-    return int.from_bytes(buf[pos:pos + 4], "little")
-
-
-def _table(buf: memoryview, identifier: bytes) -> tuple[int, list[int]]:
-    """Root table position and its field offsets (0 = absent) of a size-prefixed buffer."""
-    if len(buf) < 12 or bytes(buf[8:12]) != identifier:
-        raise DvFormatError(f"expected a {identifier.decode()} flatbuffer, got {bytes(buf[8:12])!r}")
-    root = 4 + _u32(buf, 4)
-    vt = root - int.from_bytes(buf[root:root + 4], "little", signed=True) if root + 4 <= len(buf) else -1
-    if vt < 4 or vt + 4 > len(buf):
-        raise DvFormatError(f"{identifier.decode()} flatbuffer has a bad vtable position {vt}")
-    vt_size = int.from_bytes(buf[vt:vt + 2], "little")
-    if vt_size < 4 or vt + vt_size > len(buf):
-        raise DvFormatError(f"{identifier.decode()} flatbuffer vtable of {vt_size} bytes overruns the buffer")
-    fields = [int.from_bytes(buf[p:p + 2], "little") for p in range(vt + 4, vt + vt_size - 1, 2)]
-    return root, fields
-
-
-def _field(fields: list[int], index: int) -> int:
-    return fields[index] if index < len(fields) else 0
-
-
 def decode_header(data: bytes) -> StreamInfo:
     """Parse the IOHeader bytes that follow the uint32 size (without it).
 
     Raises :class:`DvFormatError` when the flatbuffer or its XML is malformed,
     or when the XML describes no stream.
     """
-    buf = memoryview(struct.pack("<I", len(data)) + data)
-    root, fields = _table(buf, b"IOHE")
-    comp_off, info_off = _field(fields, 0), _field(fields, 2)
-    compression = _u32(buf, root + comp_off) if comp_off else 0
-    if not info_off:
-        raise DvFormatError("IOHeader has no infoNode XML")
-    pos = root + info_off
-    start = pos + _u32(buf, pos)
-    length = _u32(buf, start)
-    if start + 4 + length > len(buf):
-        raise DvFormatError("IOHeader infoNode string overruns the header")
-    return _parse_info(bytes(buf[start + 4:start + 4 + length]), compression)
-
-
-def _attrs(node: ET.Element) -> dict[str, str]:
-    return {a.get("key", ""): (a.text or "") for a in node.findall("attr")}
-
-
-def _parse_info(xml: bytes, compression: int) -> StreamInfo:
+    if len(data) < 8 or data[4:8] != b"IOHE":
+        raise DvFormatError(f"expected an IOHE flatbuffer, got {bytes(data[4:8])!r}")
     try:
-        root = ET.fromstring(xml)
-    except ET.ParseError as exc:
-        raise DvFormatError(f"IOHeader infoNode is not XML ({exc})") from None
-    out = root.find("node[@name='outInfo']")
-    streams = [] if out is None else out.findall("node")
+        table = fb.root_table(data)
+        comp_field, info_field = fb.table_field(data, table, 0), fb.table_field(data, table, 2)
+        compression = fb.read_u32(data, comp_field) if comp_field is not None else 0
+        if info_field is None:
+            raise DvFormatError("IOHeader has no infoNode XML")
+        streams = parse_streams(fb.read_string(data, info_field).decode())
+    except (BufferError, UnicodeDecodeError, ET.ParseError, KeyError) as exc:
+        raise DvFormatError(f"malformed IOHeader ({exc})") from None
     if not streams:
-        raise DvFormatError("IOHeader XML describes no stream (no outInfo child)")
-    node = streams[0]
-    attrs = _attrs(node)
-    info = node.find("node[@name='info']")
-    geom = _attrs(info) if info is not None else {}
-    try:
-        return StreamInfo(int(node.get("name", "")), attrs.get("typeIdentifier", ""),
-                          int(geom.get("sizeX", "0")), int(geom.get("sizeY", "0")),
-                          geom.get("source", ""), compression)
-    except ValueError as exc:
-        raise DvFormatError(f"IOHeader XML has a non-integer stream id or size ({exc})") from None
+        raise DvFormatError("IOHeader XML describes no stream")
+    first = streams[0]
+    return StreamInfo(first["id"], first["type"], first["width"] or 0, first["height"] or 0,
+                      first["source"], compression)
 
 
 def decode_events(payload: bytes | bytearray | memoryview) -> np.ndarray:
@@ -146,24 +102,15 @@ def decode_events(payload: bytes | bytearray | memoryview) -> np.ndarray:
     Returns an :data:`EVENT_DTYPE` array (empty when the packet has no elements).
     Raises :class:`DvFormatError` when the buffer does not hold an EVTS packet.
     """
-    buf = memoryview(payload).cast("B")
-    root, fields = _table(buf, b"EVTS")
-    off = _field(fields, 0)
-    if not off:
-        return np.empty(0, dtype=EVENT_DTYPE)
-    vec = root + off + _u32(buf, root + off)
-    n = _u32(buf, vec)
-    if vec + 4 + 16 * n > len(buf):
-        raise DvFormatError(f"EVTS packet claims {n} events but holds {max(0, len(buf) - vec - 4) // 16}")
-    return np.frombuffer(buf, dtype=EVENT_DTYPE, count=n, offset=vec + 4)
+    try:
+        return parse_event_packet(payload)
+    except BufferError as exc:
+        raise DvFormatError(str(exc)) from None
 
 
-# -- writing ---------------------------------------------------------------------------
 def encode_events(events: np.ndarray) -> bytes:
     """One size-prefixed EVTS flatbuffer (the layout of spec 4.6) holding ``events``."""
-    n = len(events)
-    head = struct.pack("<II4s2xHHHiII", 28 + 16 * n, 16, b"EVTS", 6, 8, 4, 6, 4, n)
-    return head + np.ascontiguousarray(events, dtype=EVENT_DTYPE).tobytes()
+    return fb.event_packet_prefix(len(events)) + np.ascontiguousarray(events, dtype=EVENT_DTYPE).tobytes()
 
 
 def _info_xml(info: StreamInfo) -> bytes:
@@ -177,21 +124,13 @@ def _info_xml(info: StreamInfo) -> bytes:
             f'            <node name="info" path="/outInfo/{info.stream_id}/info/">\n'
             f'                <attr key="sizeX" type="int">{info.width}</attr>\n'
             f'                <attr key="sizeY" type="int">{info.height}</attr>\n'
-            f'                <attr key="source" type="string">{_escape(info.source)}</attr>\n'
+            f'                <attr key="source" type="string">{escape(info.source)}</attr>\n'
             f'            </node>\n        </node>\n    </node>\n</dv>\n').encode()
 
 
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def encode_header(info: StreamInfo) -> bytes:
-    """The size-prefixed IOHeader a DV server sends first (same layout as dv-processing's)."""
-    xml = _info_xml(info)
-    body = struct.pack("<I4s6xHHHHHiiIqI", 24, b"IOHE", 10, 20, 4, 12, 8, 10,
-                       info.compression, 12, -1, len(xml)) + xml + b"\0"
-    body += b"\0" * (-(len(body) + 4) % 8)
-    return struct.pack("<I", len(body)) + body
+    """The size-prefixed IOHeader a DV server sends first (no data table: position -1)."""
+    return fb.io_header(info.compression, -1, _info_xml(info))
 
 
 # -- compression -----------------------------------------------------------------------
