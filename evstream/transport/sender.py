@@ -165,10 +165,10 @@ class Sender(Endpoint):
         super().close()
 
     def stats(self) -> dict[str, Any]:
-        """Counters: ``sent``, ``dropped`` (sender side), ``bytes``, ``peers`` connected, ``subscribers`` (PUB)."""
+        """Counters: ``sent``, ``hwm_dropped`` (sender-side drops), ``bytes``, ``peers`` connected, ``subscribers`` (PUB)."""
         if self._monitor is not None and not self._monitor.closed:
             self._read_monitor()
-        out = {"sent": self.sent, "dropped": self.dropped, "bytes": self.bytes, "peers": self.peers}
+        out = {"sent": self.sent, "hwm_dropped": self.dropped, "bytes": self.bytes, "peers": self.peers}
         if self.mode == "pub":
             out["subscribers"] = self.subscribers
         return out

@@ -29,7 +29,7 @@ def test_recording_arrives_bit_exact_over_pub_sub(recording, scheme, tcp_address
     got = np.load(tmp_path / "got.npy")
     assert np.array_equal(got, events)
     n_packets = -(-len(events) // 777)
-    assert (sent["sent"], sent["dropped"], sent["subscribers"]) == (n_packets, 0, 1)
+    assert (sent["sent"], sent["hwm_dropped"], sent["subscribers"]) == (n_packets, 0, 1)
     assert (stats["received"], stats["gaps"], stats["joined_at"]) == (n_packets, 0, 0)
     assert stats["streams"]["events"]["sent"] == n_packets
 
@@ -83,9 +83,9 @@ def test_hwm_drops_are_counted_exactly(recording, ipc_address):
     lines = _lines(receiver)
     sent = _lines(sender)[-1]
     stats, seqs = lines[-1], [line["pseq"] for line in lines[:-1]]
-    assert sent["sent"] + sent["dropped"] == n_packets
-    assert sent["dropped"] > 0, "the test did not overflow the HWM"
-    assert stats["gaps"] == sent["dropped"]
+    assert sent["sent"] + sent["hwm_dropped"] == n_packets
+    assert sent["hwm_dropped"] > 0, "the test did not overflow the HWM"
+    assert stats["gaps"] == sent["hwm_dropped"]
     assert stats["received"] == len(seqs) == len(set(seqs))
     assert stats["received"] + stats["gaps"] + stats["joined_at"] == n_packets
     assert seqs == sorted(seqs)
