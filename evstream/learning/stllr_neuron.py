@@ -30,13 +30,20 @@ def _sigmoid4(z: torch.Tensor) -> torch.Tensor:
     return 4.0 * sig * (1.0 - sig)
 
 
+def _atan2(z: torch.Tensor) -> torch.Tensor:
+    return 1.0 / (1.0 + (torch.pi * z) ** 2)
+
+
 PSI: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "triangle": _triangle,
     "rational": _rational,
     "sigmoid": _sigmoid4,
+    "atan": _atan2,
 }
 """Secondary activations ``psi(z)``, ``z = u - theta``: ``triangle`` = 0.3 max(0, 1 - |z|)
-(conv layers), ``rational`` = 1/(100|z| + 1)^2 (linear layers), ``sigmoid`` = Sigmoid(4)'."""
+(conv layers), ``rational`` = 1/(100|z| + 1)^2 (linear layers), ``sigmoid`` = Sigmoid(4)'
+and ``atan`` = ATan(2)' = 1/(1 + (pi z)^2) (the surrogates of STC-LIF and TDA-LIF, for the
+spec's reductions)."""
 
 
 class _Spike(torch.autograd.Function):
