@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from evstream.io.prophesee_kernels import _pack, _unwrap32
+from evstream.io.prophesee_kernels import _emit, _pack, _unwrap32
 
 AEDAT2_DVS128 = 0
 """jAER DVS128 address layout: x bits 7-1 mirrored, y bits 14-8, bit 0 = 0 is ON, bit 15 special."""
@@ -37,9 +37,10 @@ def decode_aedat2(words: np.ndarray, start: int, out: np.ndarray, state: np.ndar
     n = 0
     i = start
     nrec = words.shape[0] // 2
+    prev, loops, last_t, dropped = state[0], state[1], state[2], state[3]
     while i < nrec and n < cap:
-        a = _bswap32(np.int64(words[2 * i]))
-        raw_t = _bswap32(np.int64(words[2 * i + 1]))
+        a = _bswap32(np.int64(words[np.uint64(2 * i)]))
+        raw_t = _bswap32(np.int64(words[np.uint64(2 * i + 1)]))
         i += 1
         if layout == AEDAT2_DVS128:
             if a & 0x8000:
@@ -53,13 +54,14 @@ def decode_aedat2(words: np.ndarray, start: int, out: np.ndarray, state: np.ndar
             x = (a >> 12) & 0x3FF
             yb = (a >> 22) & 0x1FF
             p = (a >> 11) & 1
-        t = _unwrap32(raw_t, state)
+        last_t, loops = _unwrap32(raw_t, prev, loops, last_t)
+        prev = raw_t
         if x < width and yb < height:
-            out[2 * n] = t
-            out[2 * n + 1] = _pack(x, height - 1 - yb, p)
+            _emit(out, n, last_t, _pack(x, height - 1 - yb, p))
             n += 1
         else:
-            state[3] += 1
+            dropped += 1
+    state[0], state[1], state[2], state[3] = prev, loops, last_t, dropped
     return n, i
 
 
@@ -74,18 +76,17 @@ def decode_aedat3_polarity(words: np.ndarray, out: np.ndarray, state: np.ndarray
     n = 0
     base = overflow << 31
     for i in range(words.shape[0] // 2):
-        d = np.int64(words[2 * i])
+        d = np.int64(words[np.uint64(2 * i)])
         if not d & 1:
             continue
         x = d >> 17
         y = (d >> 2) & 0x7FFF
-        t = base + (np.int64(words[2 * i + 1]) & 0x7FFFFFFF)
+        t = base + (np.int64(words[np.uint64(2 * i + 1)]) & 0x7FFFFFFF)
         if t < state[2]:
             t = state[2]
         if x < width and y < height:
             state[2] = t
-            out[2 * n] = t
-            out[2 * n + 1] = _pack(x, y, (d >> 1) & 1)
+            _emit(out, n, t, _pack(x, y, (d >> 1) & 1))
             n += 1
         else:
             state[3] += 1

@@ -38,6 +38,14 @@ def _pack(x: int, y: int, p: int) -> int:
     return x | (y << 16) | (p << 32)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _emit(out: np.ndarray, n: int, t: int, packed: int) -> None:
+    """Store event ``n``; unsigned indices spare Numba's negative-index wraparound code."""
+    k = np.uint64(2 * n)
+    out[k] = t
+    out[k + np.uint64(1)] = packed
+
+
 @njit(cache=True, nogil=True)
 def _evt2_time_high(th_us: int, have: int, new_us: int) -> int:
     """New time base (µs) after a TIME_HIGH word; a large backwards step is a 2^34 µs loop (OpenEB)."""
@@ -65,7 +73,7 @@ def decode_evt2(words: np.ndarray, start: int, out: np.ndarray, state: np.ndarra
     i = start
     nw = words.shape[0]
     while i < nw and n < cap:
-        w = np.int64(words[i])
+        w = np.int64(words[np.uint64(i)])
         typ = w >> 28
         if typ <= 1:
             if have:
@@ -76,8 +84,7 @@ def decode_evt2(words: np.ndarray, start: int, out: np.ndarray, state: np.ndarra
                     if t < last_t:
                         t = last_t
                     last_t = t
-                    out[2 * n] = t
-                    out[2 * n + 1] = _pack(x, y, typ)
+                    _emit(out, n, t, _pack(x, y, typ))
                     n += 1
                 else:
                     dropped += 1
@@ -110,7 +117,7 @@ def decode_evt21(words: np.ndarray, start: int, out: np.ndarray, state: np.ndarr
     i = start
     nw = words.shape[0]
     while i < nw and n <= cap:
-        w = np.int64(words[i])
+        w = np.int64(words[np.uint64(i)])
         if legacy:
             w = ((w & 0xFFFFFFFF) << 32) | ((w >> 32) & 0xFFFFFFFF)
         typ = (w >> 60) & 0xF
@@ -127,8 +134,7 @@ def decode_evt21(words: np.ndarray, start: int, out: np.ndarray, state: np.ndarr
                     if mask & 1:
                         x = x0 + b
                         if x < width and y < height:
-                            out[2 * n] = t
-                            out[2 * n + 1] = _pack(x, y, typ)
+                            _emit(out, n, t, _pack(x, y, typ))
                             n += 1
                             last_t = t
                         else:
@@ -173,14 +179,13 @@ def decode_evt3(words: np.ndarray, start: int, out: np.ndarray, state: np.ndarra
     i = start
     nw = words.shape[0]
     while i < nw and n <= cap:
-        w = np.int64(words[i])
+        w = np.int64(words[np.uint64(i)])
         typ = w >> 12
         if typ == 0x2:
             if have and is_cd:
                 x = w & 0x7FF
                 if x < width and y < height:
-                    out[2 * n] = t
-                    out[2 * n + 1] = _pack(x, y, (w >> 11) & 1)
+                    _emit(out, n, t, _pack(x, y, (w >> 11) & 1))
                     n += 1
                 else:
                     dropped += 1
@@ -194,8 +199,7 @@ def decode_evt3(words: np.ndarray, start: int, out: np.ndarray, state: np.ndarra
                     if (w >> b) & 1:
                         x = base_x + b
                         if x < width and y < height:
-                            out[2 * n] = t
-                            out[2 * n + 1] = _pack(x, y, vpol)
+                            _emit(out, n, t, _pack(x, y, vpol))
                             n += 1
                         else:
                             dropped += 1
@@ -236,16 +240,13 @@ def decode_evt3(words: np.ndarray, start: int, out: np.ndarray, state: np.ndarra
 
 
 @njit(cache=True, nogil=True)
-def _unwrap32(raw: int, state: np.ndarray) -> int:
-    """64-bit time from a 32-bit µs counter: a drop of more than 2^31 is a wrap; never decreasing."""
-    if raw < state[0] and state[0] - raw > (1 << 31):
-        state[1] += 1
-    state[0] = raw
-    t = (state[1] << 32) + raw
-    if t < state[2]:
-        t = state[2]
-    state[2] = t
-    return t
+def _unwrap32(raw: int, prev: int, loops: int, last_t: int) -> tuple[int, int]:
+    """``(t, loops)``: 64-bit time from a 32-bit µs counter (a drop of more than 2^31 from
+    ``prev`` is a wrap), never before ``last_t``."""
+    if raw < prev and prev - raw > (1 << 31):
+        loops += 1
+    t = (loops << 32) + raw
+    return (t if t > last_t else last_t), loops
 
 
 @njit(cache=True, nogil=True)
@@ -260,8 +261,9 @@ def decode_dat(words: np.ndarray, start: int, out: np.ndarray, state: np.ndarray
     n = 0
     i = start
     nrec = words.shape[0] // 2
+    prev, loops, last_t, dropped = state[0], state[1], state[2], state[3]
     while i < nrec and n < cap:
-        packed = np.int64(words[2 * i + 1])
+        packed = np.int64(words[np.uint64(2 * i + 1)])
         if version == 1:
             x = packed & 0x1FF
             y = (packed >> 9) & 0xFF
@@ -270,14 +272,16 @@ def decode_dat(words: np.ndarray, start: int, out: np.ndarray, state: np.ndarray
             x = packed & 0x3FFF
             y = (packed >> 14) & 0x3FFF
             p = (packed >> 28) & 1
-        t = _unwrap32(np.int64(words[2 * i]), state)
+        raw = np.int64(words[np.uint64(2 * i)])
+        last_t, loops = _unwrap32(raw, prev, loops, last_t)
+        prev = raw
         if x < width and y < height:
-            out[2 * n] = t
-            out[2 * n + 1] = _pack(x, y, p)
+            _emit(out, n, last_t, _pack(x, y, p))
             n += 1
         else:
-            state[3] += 1
+            dropped += 1
         i += 1
+    state[0], state[1], state[2], state[3] = prev, loops, last_t, dropped
     return n, i
 
 

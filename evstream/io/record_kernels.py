@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from evstream.io.prophesee_kernels import _pack
+from evstream.io.prophesee_kernels import _emit, _pack
 
 NMNIST_STATE = 3
 """N-MNIST state: [overflow offset µs, last t, dropped events]."""
@@ -34,19 +34,19 @@ def decode_nmnist(data: np.ndarray, start: int, out: np.ndarray, state: np.ndarr
     while i < nrec and n < cap:
         o = 5 * i
         i += 1
-        x = np.int64(data[o])
-        y = np.int64(data[o + 1])
-        b2 = np.int64(data[o + 2])
+        x = np.int64(data[np.uint64(o)])
+        y = np.int64(data[np.uint64(o + 1)])
+        b2 = np.int64(data[np.uint64(o + 2)])
         if y == NMNIST_OVERFLOW_Y:
             offset += NMNIST_OVERFLOW_US
             continue
-        t = offset + (((b2 & 0x7F) << 16) | (np.int64(data[o + 3]) << 8) | np.int64(data[o + 4]))
+        low = (np.int64(data[np.uint64(o + 3)]) << 8) | np.int64(data[np.uint64(o + 4)])
+        t = offset + (((b2 & 0x7F) << 16) | low)
         if t < last_t:
             t = last_t
         if x < width and y < height:
             last_t = t
-            out[2 * n] = t
-            out[2 * n + 1] = _pack(x, y, b2 >> 7)
+            _emit(out, n, t, _pack(x, y, b2 >> 7))
             n += 1
         else:
             state[2] += 1
