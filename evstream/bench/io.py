@@ -84,7 +84,7 @@ def make_file(case: str, n: int, recordings: Path, folder: Path) -> Path:
     import evstream.io as eio
 
     src = recordings / SOURCES[case]
-    rec = eio.open(src)
+    rec = eio.open(src, **({"width": 120, "height": 100} if case == "dat" else {}))  # N-CARS crop size
     if case in ("evt2", "evt3", "aedat4"):
         path = folder / (f"{case}.raw" if case != "aedat4" else "bench.aedat4")
         with eio.open_writer(path, rec.width, rec.height, case) as writer:
