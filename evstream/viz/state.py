@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from evstream.graph.stats import LatencyReservoir
+from evstream.viz._kernels import fold_events
 
 __all__ = ["Snapshot", "ViewState"]
 
@@ -77,9 +78,7 @@ class ViewState:
                 self._last_t = np.full((height, width), _NEVER, np.int64)
                 self._last_p = np.zeros((height, width), np.int8)
             if len(events):
-                y, x = events["y"], events["x"]
-                self._last_t[y, x] = events["t"]
-                self._last_p[y, x] = events["p"]
+                fold_events(events["t"], events["x"], events["y"], events["p"], self._last_t, self._last_p)
             self._stream_t = max(self._stream_t, int(t_end))
             self.events_in += len(events)
 

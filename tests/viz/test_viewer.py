@@ -134,3 +134,18 @@ def test_fast_source_drops_view_frames_never_events(qt) -> None:  # noqa: ANN001
     assert s["frames_in"] == stats["nodes"]["frames"]["events_out"] > 1000  # every frame reached the view
     assert s["frames_drawn"] < s["frames_in"] and s["view_frames_dropped"] > 0
     assert stats["stopped"] is None  # ran to the end of the stream, then the window closed
+
+
+def test_fold_kernel_matches_numpy_on_real_events() -> None:
+    from evstream.viz._kernels import fold_events
+
+    events = _recording_events(3_000_000)
+    last_t = np.full((128, 128), -1, np.int64)
+    last_p = np.zeros((128, 128), np.int8)
+    fold_events(events["t"], events["x"], events["y"], events["p"], last_t, last_p)
+    ref_t = np.full((128, 128), -1, np.int64)
+    ref_p = np.zeros((128, 128), np.int8)
+    ref_t[events["y"], events["x"]] = events["t"]  # numpy: the last write per pixel wins
+    ref_p[events["y"], events["x"]] = events["p"]
+    np.testing.assert_array_equal(last_t, ref_t)
+    np.testing.assert_array_equal(last_p, ref_p)
