@@ -161,12 +161,14 @@ class Sender(Endpoint):
                     self._monitor.poll(_POLL_MS)
                     self._read_monitor()
             self.sock.disable_monitor()
+        if self._monitor is not None:
             self._monitor.close()
+            self._monitor = None
         super().close()
 
     def stats(self) -> dict[str, Any]:
         """Counters: ``sent``, ``hwm_dropped`` (sender-side drops), ``bytes``, ``peers`` connected, ``subscribers`` (PUB)."""
-        if self._monitor is not None and not self._monitor.closed:
+        if self._monitor is not None:
             self._read_monitor()
         out = {"sent": self.sent, "hwm_dropped": self.dropped, "bytes": self.bytes, "peers": self.peers}
         if self.mode == "pub":

@@ -198,8 +198,7 @@ class Endpoint:
         try:
             self.sock, self._auth = open_socket(self._ctx, self.socket_kind, self.config, self.configure)
         except BaseException:
-            self._ctx.term()
-            self._ctx = None
+            self.close()
             raise
 
     def configure(self, sock: zmq.Socket) -> None:
