@@ -129,3 +129,26 @@ def test_corrupt_packets_are_counted_and_skipped(recording):
     thread.join(10)
     assert client.stats()["rejected"] == 1
     assert np.array_equal(np.concatenate([p.events for p in out]), events[10:20])
+
+
+def test_dv_nodes_chain_as_plain_objects(recording):
+    from evstream.events import EventPacket
+    from evstream.transport.nodes import DvReceiveNode, DvSendNode
+
+    _, events, width, height = recording
+    address = f"tcp://127.0.0.1:{free_port()}"
+    send = DvSendNode("dv_out", address=address)
+    recv = DvReceiveNode("dv_in", address=address, reconnect=False)
+    received: list = []
+    send.consume(EventPacket(events[:2000], width, height), "in")  # opens the server
+    thread = threading.Thread(target=lambda: received.extend(recv.generate()))
+    thread.start()
+    _wait_until(lambda: send.stats_extra()["clients"] == 1)
+    send.consume(EventPacket(events[2000:6000], width, height), "in")
+    _wait_until(lambda: sum(map(len, received)) >= 4000)
+    send.close()
+    thread.join(10)
+    recv.close()
+    assert np.array_equal(np.concatenate([p.events for p in received]), events[2000:6000])
+    assert (received[0].width, received[0].height) == (width, height)
+    assert recv.stats_extra()["packets"] == 1 and send.stats_extra()["packets"] == 2

@@ -89,3 +89,30 @@ def test_hwm_drops_are_counted_exactly(recording, ipc_address):
     assert stats["received"] == len(seqs) == len(set(seqs))
     assert stats["received"] + stats["gaps"] + stats["joined_at"] == n_packets
     assert seqs == sorted(seqs)
+
+
+def test_receiver_follows_a_restarted_sender(recording, tcp_address):
+    """The sender process runs twice on the same address; the receiver reconnects and counts the restart."""
+    from evstream.transport import Receiver, SocketConfig
+
+    path, events, _, _ = recording
+    n_packets = -(-len(events) // 5000)
+    with Receiver(SocketConfig(tcp_address, bind=False)) as receiver:
+        runs = []
+        for _ in range(2):
+            sender = start_peer("send", tcp_address, "--recording", str(path), "--wait-for", "1",
+                                "--packet-events", "5000")
+            got = []
+            deadline = time.monotonic() + 60
+            while not got or got[-1].kind != "eos":
+                assert time.monotonic() < deadline, "the restarted sender's stream did not arrive"
+                msg = receiver.recv(100)
+                if msg is not None:
+                    got.append(msg)
+            _lines(sender)
+            runs.append(got)
+        stats = receiver.stats()
+    for got in runs:
+        assert np.array_equal(np.concatenate([m.packet.events for m in got[:-1]]), events)
+    assert runs[0][0].session != runs[1][0].session
+    assert (stats["received"], stats["gaps"], stats["joined_at"], stats["restarts"]) == (2 * n_packets, 0, 0, 1)
