@@ -156,3 +156,22 @@ def test_random_corruption_only_ever_raises_wire_error(frames, position, garbage
 
 def test_topic_is_an_exact_prefix():
     assert topic("cam") == b"cam\0" and not topic("camera").startswith(topic("cam"))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 3000), max_size=12))
+def test_any_packet_split_round_trips_to_the_same_stream(recording, cuts):
+    """Random packet boundaries (empty packets included) change nothing after a round trip."""
+    _, events, width, height = recording
+    events = events[:3000]
+    bounds = [0, *sorted(cuts), len(events)]
+    t = [int(events["t"][0]), *(int(events["t"][min(c, len(events) - 1)]) for c in sorted(cuts)),
+         int(events["t"][-1]) + 1]
+    t = np.maximum.accumulate(t)
+    got = []
+    for seq, (a, b) in enumerate(zip(bounds, bounds[1:])):
+        packet = EventPacket(events[a:b], width, height, int(t[seq]), int(t[seq + 1]), seq)
+        msg = decode(_frames(packet, seq=seq), CAP)
+        assert (msg.packet.t_start, msg.packet.t_end, msg.seq) == (packet.t_start, packet.t_end, seq)
+        got.append(msg.packet)
+    assert np.array_equal(EventPacket.concatenate(got).events, events)
