@@ -9,7 +9,8 @@ and multi-step, snntorch ``Leaky``). Frames are real: the DVS128 recording of
 (``ms_step``; multi-step: the whole sequence divided by T) and, for peers,
 ``ratio`` = peer ms / evstream ms of the same case (> 1: evstream faster). At
 batch 1 evstream's reference is its Numba streaming program; at batch > 1 its
-torch modules (the program is batch-1 only).
+torch modules (the program is batch-1 only). A last batch-1 row runs the
+same net with LIF neurons in the Numba program against SpikingJelly's LIF.
 """
 
 from __future__ import annotations
@@ -185,6 +186,28 @@ def run(args: argparse.Namespace) -> list[dict]:
                 rows.append({"case": case, "tool": "evstream numba STC-LIF", "ms_step": numba_ms,
                              "spike_rates": rates})
                 ref_ms, ref_tool = numba_ms, "evstream numba STC-LIF"
-            rows += _peer_rows(case, ref_ms, ref_tool, batch_frames, args.steps, list(args.channels),
+            peers = _peer_rows(case, ref_ms, ref_tool, batch_frames, args.steps, list(args.channels),
                                device, sync)
+            if batch == 1 and device == "cpu":
+                rows.append(_numba_lif_row(case, net, frames, args.steps, peers))
+            rows += peers
     return rows
+
+
+def _numba_lif_row(case: str, stc_net, frames: np.ndarray, steps: int, peers: list[dict]) -> dict:  # noqa: ANN001
+    """The same net with SJ LIF neurons in the Numba program, compared with SpikingJelly single-step."""
+    import torch
+
+    from evstream.nn.backends.numba import NumbaProgram
+    from evstream.nn.zoo import build
+
+    torch.manual_seed(0)
+    lif = build(stc_net.config | {"neuron": "lif", "neuron_options": {}}).eval()
+    program = NumbaProgram.from_torch(lif)
+    ms = _time_steps(lambda i: program.step(frames[i % len(frames)]), steps, lambda: None)
+    row = {"case": case, "tool": "evstream numba LIF", "ms_step": ms,
+           "spike_rates": [round(layer.n_prev / layer.v.size, 3) for layer in program.layers]}
+    sj = next((p for p in peers if p["tool"] == "spikingjelly LIF single-step" and "ms_step" in p), None)
+    if sj is not None:
+        row.update(ratio=sj["ms_step"] / ms, vs=sj["tool"])
+    return row

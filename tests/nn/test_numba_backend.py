@@ -130,29 +130,33 @@ def check_agreement(net: ConvStackNet, frames: np.ndarray) -> None:
             return s
 
         neuron._step = recording
-    mismatches = total_spikes = 0
+    mismatches = total_spikes = compared = 0
     for frame in frames:
         with torch.no_grad():
             logits = net.step(torch.from_numpy(frame)[None])[0].numpy()
         got = prog.step(frame)
-        step_mismatch = 0
+        tie_below = False  # a threshold tie changes the input of every layer above it
         for layer, neuron in enumerate(neurons):
             v_ref, s_ref = neuron.v[0].numpy(), fired[layer]
             s_got, v_got = prog.spikes(layer), prog.membrane(layer)
+            prog.set_state(layer, v_ref, s_ref)  # continue from torch's state
+            if tie_below:
+                continue
+            compared += 1
             diff = s_got != s_ref
             if diff.any():  # only near the threshold: the side that did not fire holds m = v
                 near = np.fmin(side_m(v_ref, s_ref), side_m(v_got, s_got))[diff]
                 assert np.all(np.abs(near - 1.0) < 1e-4), f"layer {layer}: spike off threshold"
+                tie_below = True
             same = ~diff  # relative to the scale of the layer's potentials
             assert np.abs(v_got[same] - v_ref[same]).max() <= 1e-5 * max(1.0, np.abs(v_ref).max())
-            step_mismatch += int(diff.sum())
+            mismatches += int(diff.sum())
             total_spikes += int(s_ref.sum())
-            prog.set_state(layer, v_ref, s_ref)  # continue from torch's state
-        if step_mismatch == 0:
+        if not tie_below:
             np.testing.assert_allclose(got, logits, rtol=1e-4, atol=1e-4)
-        mismatches += step_mismatch
     assert total_spikes > 1000
     assert mismatches <= 1e-4 * total_spikes
+    assert compared >= 0.8 * len(frames) * len(neurons)
 
 
 @pytest.mark.parametrize("kind", ["stc-lif", "stc-plif", "lif", "plif"])

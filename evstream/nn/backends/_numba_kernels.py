@@ -25,6 +25,7 @@ STC = 0
 
 @njit(cache=True, nogil=True)
 def _touch(p, touched, tlist, nt):
+    """Flag pixel ``p`` as touched and append it to ``tlist``; returns the new count."""
     if touched[p] == 0:
         touched[p] = 1
         tlist[nt] = p
@@ -202,12 +203,13 @@ def _fire(m, v_th, soft, mode):
     if m >= v_th:
         if soft or mode == STC:
             return True, m - v_th
-        return True, m * 0.0
+        return True, m * np.float32(0.0)
     return False, m
 
 
 @njit(cache=True, nogil=True)
 def _charge(v, x, beta, gamma, mode, av, ax, k):
+    """Charged potential of one neuron for ``mode`` (same operation order as the torch layers)."""
     if mode == STC:
         return av * v * (1.0 + beta) + ax * x * (1.0 + gamma)
     if mode == LIF_DECAY_INPUT:
@@ -250,8 +252,8 @@ def neuron_update(v, cbuf, hg, touched, tlist, nt, aff_x, aff_hg, const, cg, mod
                 cbuf[p, j] = 0.0
             else:
                 x = aff_x[1, j]
-            beta = const[0, j] * 0.0
-            gamma = beta
+            beta = np.float32(0.0)
+            gamma = np.float32(0.0)
             if circuits:
                 if hot:
                     b = j + (j // cg) * cg
