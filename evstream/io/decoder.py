@@ -26,6 +26,9 @@ CHUNK_BYTES = 1 << 22
 NO_LIMIT = 1 << 16
 """Pixel limit passed to kernels when the geometry is unknown (nothing is dropped)."""
 MAX_HEADER_LINE = 1 << 20
+MAX_BLOCK_EVENTS = 1 << 20
+"""Largest decoded block (16 MiB): below glibc's largest mmap threshold, so freed blocks are reused
+from the heap instead of being faulted in page by page again."""
 
 
 class Decoder:
@@ -128,7 +131,7 @@ def decode_chunks(decoder: Decoder, offset: int, word_dtype: str, words_per_unit
         words = np.frombuffer(buf, word_dtype, count=units * words_per_unit)
         start = 0
         while start < units:
-            cap = int((units - start) * events_per_unit) + 64
+            cap = min(int((units - start) * events_per_unit) + 64, MAX_BLOCK_EVENTS)
             out = np.empty(cap, EVENT_DTYPE)
             n, start = kernel(words, start, out.view(np.int64), *args)
             if n:

@@ -129,7 +129,7 @@ class RawDecoder(Decoder):
             if self.t_offset:
                 block["t"] += self.t_offset
             yield block
-        self.dropped = int(state[-1] if self.encoding != "evt3" else state[9])
+        self.dropped = int(state[-1])  # every RAW decoder state ends with its dropped-event count
 
 
 class DatDecoder(Decoder):

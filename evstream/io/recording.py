@@ -83,7 +83,7 @@ class Recording:
             self._options["stream"] = stream
         self.width, self.height = width, height
         with self._decoder() as dec:
-            self.format = dec.name if format not in ("evt2", "evt21", "evt3") else dec.name
+            self.format = dec.name
             self.metadata = dict(dec.metadata)
             self.width, self.height = dec.width, dec.height
         if self.width is None or self.height is None:
