@@ -50,6 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--window-us", type=int, default=None, help="bin width in µs (default per dataset)")
     parser.add_argument("--steps", type=int, default=None, help="time steps per sample (default per dataset)")
     parser.add_argument("--downsample", type=int, default=None, help="sum-pool frames by this factor (default per model)")
+    parser.add_argument("--sensor", type=int, nargs=2, default=(None, None), metavar=("WIDTH", "HEIGHT"),
+                        help="sensor size in pixels (needed for the recordings dataset)")
     parser.add_argument("--shift", type=int, default=2, help="augmentation: random shift up to N pixels (default 2)")
     parser.add_argument("--val-fraction", type=float, default=0.2, help="held-out fraction (default 0.2)")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N samples")
@@ -73,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
         factors=tuple(args.factors), online=args.online, window_us=args.window_us, steps=args.steps,
         downsample=args.downsample, shift=args.shift, val_fraction=args.val_fraction, limit=args.limit,
         seed=args.seed, device=args.device, threads=args.threads, cache=args.cache, no_cache=args.no_cache,
-        resume=args.resume, progress=not args.no_progress and not args.json)
+        resume=args.resume, progress=not args.no_progress and not args.json,
+        width=args.sensor[0], height=args.sensor[1])
     summary = run_training(request, log=None if args.json else lambda line: print(line, file=sys.stderr))
     if args.json:
         print(json.dumps(summary, indent=2))

@@ -78,7 +78,7 @@ def _binning(request: TrainingRequest) -> ds.Binning:
     spec = MODELS[request.model]
     sensor = _SENSOR[request.dataset] or (request.width, request.height)
     if sensor[0] is None or sensor[1] is None:
-        raise UserError("labelled recordings need the sensor size: pass width and height")
+        raise UserError("the recordings dataset needs the sensor size: pass --sensor WIDTH HEIGHT")
     return ds.Binning(window_us=request.window_us or spec.window_us, steps=request.steps or spec.steps,
                       width=sensor[0], height=sensor[1], downsample=request.downsample or spec.downsample)
 
@@ -91,6 +91,8 @@ def run_training(request: TrainingRequest, log: Callable[[str], None] | None = N
     """Train as ``request`` says; returns a summary (final validation accuracy, paths, seconds)."""
     if request.model not in MODELS:
         raise UserError(f"--model {request.model!r}: unknown (known: {', '.join(MODELS)})")
+    if request.dataset not in _SENSOR:
+        raise UserError(f"dataset {request.dataset!r}: unknown (known: {', '.join(_SENSOR)})")
     if request.threads:
         torch.set_num_threads(request.threads)
     device = pick_device(request.device)
