@@ -17,7 +17,7 @@ from typing import Any, BinaryIO, ClassVar
 import numpy as np
 
 from evstream.events import EVENT_DTYPE
-from evstream.io.errors import FormatError, PartialReadWarning
+from evstream.io.errors import FormatError, PartialReadWarning, user_stacklevel
 
 __all__ = ["CHUNK_BYTES", "Decoder", "NO_LIMIT", "decode_chunks", "read_text_header"]
 
@@ -74,7 +74,7 @@ class Decoder:
 
     def warn_partial(self, what: str, offset: int) -> None:
         warnings.warn(f"{self.path}: byte {offset}: {what}; the events before it were read",
-                      PartialReadWarning, stacklevel=3)
+                      PartialReadWarning, stacklevel=user_stacklevel())
 
 
 def read_text_header(fh: BinaryIO, prefix: bytes, end_line: bytes | None = None) -> tuple[list[str], int, bool]:

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from evstream.errors import UserError
 
-__all__ = ["FormatError", "GeometryWarning", "PartialReadWarning", "WriteError", "warnings_to_stderr"]
+__all__ = ["FormatError", "GeometryWarning", "PartialReadWarning", "WriteError", "user_stacklevel",
+           "warnings_to_stderr"]
 
 
 class FormatError(UserError, ValueError):
@@ -44,6 +45,17 @@ class GeometryWarning(UserWarning):
 
 class WriteError(UserError, ValueError):
     """Events handed to a writer do not fit the file (unsorted times, pixels outside the geometry)."""
+
+
+def user_stacklevel() -> int:
+    """``stacklevel`` for ``warnings.warn`` that points at the first caller outside :mod:`evstream.io`."""
+    here = Path(__file__).parent
+    level = 1
+    frame = sys._getframe(1)
+    while frame is not None and Path(frame.f_code.co_filename).parent == here:
+        frame = frame.f_back
+        level += 1
+    return level
 
 
 @contextlib.contextmanager

@@ -18,7 +18,7 @@ import numpy as np
 
 from evstream.events import EventPacket
 from evstream.io.decoder import CHUNK_BYTES, Decoder
-from evstream.io.errors import FormatError, GeometryWarning, PartialReadWarning
+from evstream.io.errors import FormatError, GeometryWarning, PartialReadWarning, user_stacklevel
 from evstream.io.formats import DECODERS, HEAD_BYTES, detect, open_writer
 from evstream.io.packetize import join_events, packets_by_count, packets_by_window
 
@@ -106,7 +106,8 @@ class Recording:
             return
         self.width, self.height = max(1, max_x + 1), max(1, max_y + 1)
         warnings.warn(f"{self.path}: the file does not state the sensor size; using {self.width}x{self.height} "
-                      "from the events (pass width= and height= to set it)", GeometryWarning, stacklevel=3)
+                      "from the events (pass width= and height= to set it)", GeometryWarning,
+                      stacklevel=user_stacklevel())
 
     # -- streaming ---------------------------------------------------------
     def blocks(self, clip: bool = True) -> Iterator[np.ndarray]:
@@ -123,7 +124,7 @@ class Recording:
             self.bytes_read = dec.fh.tell()
             if dec.dropped:
                 warnings.warn(f"{self.path}: dropped {dec.dropped} events outside the {self.width}x{self.height} "
-                              "sensor", PartialReadWarning, stacklevel=2)
+                              "sensor", PartialReadWarning, stacklevel=user_stacklevel())
 
     def __iter__(self) -> Iterator[EventPacket]:
         if self.window_us is not None:
