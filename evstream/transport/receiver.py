@@ -88,9 +88,19 @@ class Receiver(Endpoint):
             return None
         return msg
 
-    def _read(self, flags: int = 0) -> Message | None:
+    def _next(self, timeout_ms: int) -> list[Any] | None:
+        """The next raw message, waiting up to ``timeout_ms`` ms (no poll when one is already queued)."""
         try:
-            return self._accept(self.sock.recv_multipart(flags, copy=False))
+            return self.sock.recv_multipart(zmq.NOBLOCK, copy=False)
+        except zmq.Again:
+            if not self.sock.poll(timeout_ms, zmq.POLLIN):
+                return None
+            return self.sock.recv_multipart(copy=False)
+
+    def _read_waiting(self) -> Message | None:
+        """The next accepted message already queued, or ``None``."""
+        try:
+            return self._accept(self.sock.recv_multipart(zmq.NOBLOCK, copy=False))
         except zmq.Again:
             return None
 
@@ -105,11 +115,12 @@ class Receiver(Endpoint):
         if self._pending is not None:
             msg, self._pending = self._pending, None
             return msg
-        if not self.sock.poll(timeout_ms, zmq.POLLIN):
+        raw = self._next(timeout_ms)
+        if raw is None:
             return None
-        msg = self._read()
+        msg = self._accept(raw)
         while self.conflate and msg is not None and msg.kind != "eos":
-            newer = self._read(zmq.NOBLOCK) if self.sock.get(zmq.EVENTS) & zmq.POLLIN else None
+            newer = self._read_waiting()
             if newer is None:
                 break
             if newer.kind == "eos":

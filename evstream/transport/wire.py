@@ -250,7 +250,9 @@ def _arrays(kind: str, meta: Any, bufs: list[memoryview]) -> dict[str, np.ndarra
         if math.prod(shape) * dtype.itemsize != buf.nbytes:
             raise WireError("malformed", f"array {name!r} of shape {shape} {dtype} needs "
                                          f"{math.prod(shape) * dtype.itemsize} bytes, frame has {buf.nbytes}")
-        array = np.frombuffer(buf, dtype=dtype).reshape(shape)
+        array = np.frombuffer(buf, dtype=dtype)
+        if len(shape) > 1:
+            array = array.reshape(shape)
         array.flags.writeable = False
         out[name] = array
     return out

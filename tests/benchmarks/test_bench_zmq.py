@@ -11,7 +11,7 @@ def test_bench_zmq_rows_are_produced():
     parser = argparse.ArgumentParser()
     bench.add_arguments(parser)
     args = parser.parse_args(["--packets", "4", "--packet-events", "20000", "--latency-packets", "20",
-                              "--latency-packet-events", "500", "--transports", "ipc"])
+                              "--latency-packet-events", "500", "--transports", "ipc", "--repeat", "1"])
     rows = bench.run(args)
     assert [(r["case"].split()[0], r["tool"]) for r in rows] == [
         (case, tool) for case in ("throughput", "latency") for tool in ("evstream", "pyzmq")]
