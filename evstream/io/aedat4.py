@@ -9,7 +9,9 @@ flatbuffer; ``EVTS`` packets hold 16-byte events laid out exactly like
 
 The reader picks the first ``EVTS`` stream (or the one named by ``stream``) and
 skips the packets of every other stream (frames, IMU, triggers) without
-decompressing them; :attr:`Aedat4Decoder.streams` lists them all.
+decompressing them; :attr:`Aedat4Decoder.streams` lists them all. With a start
+time, the file's data table (when present) lets it jump to the first packet that
+reaches that time instead of decoding everything before.
 """
 
 from __future__ import annotations
@@ -123,6 +125,7 @@ class Aedat4Decoder(Decoder):
         if self.compression not in COMPRESSIONS:
             raise self.error(f"unknown compression {self.compression} in the IOHeader", len(head))
         self.data_offset = len(head) + size
+        self.packets_read = 0
         self.events_stream = self._pick(stream)
         if width is None and height is None and self.events_stream["width"] and self.events_stream["height"]:
             self.width, self.height = self.events_stream["width"], self.events_stream["height"]
@@ -167,15 +170,55 @@ class Aedat4Decoder(Decoder):
                     yield out[:n]
         self.dropped = int(state[1])
 
+    def data_table(self) -> list[tuple[int, int, int, int]] | None:
+        """The FileDataTable as ``(packet offset, stream id, first t, last t)`` rows, or ``None``
+        when the file has none or it is damaged (then readers scan the packets)."""
+        if self.table_position < self.data_offset:
+            return None
+        fh = self.fh
+        fh.seek(self.table_position)
+        try:
+            buf = _decompressor(self.compression)(fh.read())
+            if buf[8:12] != b"FTAB":
+                return None
+            field = fb.table_field(buf, fb.root_table(buf, 4), 0)
+            vec = field + fb.read_u32(buf, field)
+            rows = []
+            for k in range(fb.read_u32(buf, vec)):
+                item = vec + 4 + 4 * k
+                entry = item + fb.read_u32(buf, item)
+                pos = [fb.table_field(buf, entry, i) for i in (0, 1, 3, 4)]
+                if None in pos:
+                    return None
+                rows.append((struct.unpack_from("<q", buf, pos[0])[0] - 8, struct.unpack_from("<i", buf, pos[1])[0],
+                             struct.unpack_from("<q", buf, pos[2])[0], struct.unpack_from("<q", buf, pos[3])[0]))
+            return rows
+        except Exception:  # noqa: BLE001 - any damage in an optional index means "no index"
+            return None
+
+    def _first_packet(self, want: int) -> int:
+        """File offset to start reading at: the first packet of ``want`` that may hold events at or
+        after :attr:`seek_us` (from the data table), else the first packet."""
+        if self.seek_us is None:
+            return self.data_offset
+        table = self.data_table()
+        if not table:
+            return self.data_offset
+        for offset, stream_id, _, t_last in table:
+            if stream_id == want and t_last >= self.seek_us and offset >= self.data_offset:
+                return offset
+        return self.table_position
+
     def _packets(self, want: int) -> Iterator[tuple[int, memoryview]]:
         """``(file offset, payload)`` of every packet of stream ``want``, read in large chunks."""
         fh = self.fh
         end = fh.seek(0, 2)
         if self.table_position >= self.data_offset:
             end = min(end, self.table_position)
-        fh.seek(self.data_offset)
+        start = self._first_packet(want)
+        fh.seek(start)
         buf = b""
-        base = self.data_offset  # file offset of buf[0]
+        base = start  # file offset of buf[0]
         pos = 0  # next packet header inside buf
         while base + pos < end:
             if len(buf) - pos < 8 or len(buf) - pos < 8 + _PACKET_HEADER.unpack_from(buf, pos)[1]:
@@ -195,6 +238,7 @@ class Aedat4Decoder(Decoder):
             if len(buf) - pos < 8 + size:
                 continue
             if stream_id == want:
+                self.packets_read += 1
                 yield base + pos, memoryview(buf)[pos + 8:pos + 8 + size]
             pos += 8 + size
 

@@ -56,6 +56,8 @@ class Decoder:
         self.chunk_bytes = chunk_bytes
         self.metadata: dict[str, Any] = {}
         self.dropped = 0
+        self.seek_us: int | None = None
+        """Events before this time (µs) are not wanted: decoders with an index may skip them."""
 
     @property
     def limits(self) -> tuple[int, int]:

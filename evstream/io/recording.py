@@ -113,6 +113,8 @@ class Recording:
     def blocks(self, clip: bool = True) -> Iterator[np.ndarray]:
         """Decoded event arrays in file order (chunk-sized), restricted to ``[start_us, end_us)`` when ``clip``."""
         with self._decoder() as dec:
+            if clip:
+                dec.seek_us = self.start_us
             for block in dec.blocks():
                 self.bytes_read = dec.fh.tell()
                 if clip and self.start_us is not None and len(block) and block["t"][0] < self.start_us:

@@ -119,3 +119,23 @@ def test_dat_geometry_is_inferred_with_a_warning() -> None:
     with pytest.warns(eio.GeometryWarning, match="width= and height="):
         rec = eio.open(RECORDINGS / "dat/ncars-tonic-sample.dat")
     assert (rec.width, rec.height) == (78, 42)
+
+
+def test_aedat4_start_time_seeks_with_the_data_table() -> None:
+    """A start time jumps to the first packet that reaches it (fewer packets decompressed), same events."""
+    from evstream.io.aedat4 import Aedat4Decoder
+
+    path = RECORDINGS / "aedat4/dvxplorer-tonic-sample.aedat4"
+    full = eio.read(path)
+    t0 = int(full["t"][len(full) * 3 // 4])
+    assert np.array_equal(eio.read(path, start_us=t0), full[full["t"] >= t0])
+    counts = []
+    for seek in (None, t0):
+        with open(path, "rb") as fh:
+            dec = Aedat4Decoder(path, fh, None, None)
+            assert dec.data_table() is not None
+            dec.seek_us = seek
+            for _ in dec.blocks():
+                pass
+            counts.append(dec.packets_read)
+    assert counts[1] < counts[0] / 2
