@@ -40,13 +40,13 @@ from evstream.transport.dv_format import (
 )
 from evstream.transport.sockets import TransportError, check_address
 
-__all__ = ["DvClient", "DvServer"]
+__all__ = ["DvClient", "DvServer", "host_port"]
 
 log = logging.getLogger(__name__)
 _POLL_S = 0.1
 
 
-def _host_port(address: str, bind: bool, public: bool) -> tuple[str, int]:
+def host_port(address: str, bind: bool, public: bool) -> tuple[str, int]:
     """``(host, port)`` of a ``tcp://host:port`` address (:class:`TransportError` otherwise)."""
     check_address(address, bind, public)
     if not address.startswith("tcp://"):
@@ -72,7 +72,7 @@ class DvServer:
                  send_timeout_s: float = 5.0) -> None:
         if compression not in COMPRESSION:
             raise TransportError(f"compression must be one of {', '.join(COMPRESSION)} (got {compression!r})")
-        self.host, self.port = _host_port(address, True, public)
+        self.host, self.port = host_port(address, True, public)
         self.info = StreamInfo(0, "EVTS", width, height, source, COMPRESSION[compression])
         self.max_clients = max_clients
         self.send_timeout_s = send_timeout_s
@@ -192,7 +192,7 @@ class DvClient:
     """
 
     def __init__(self, address: str, *, reconnect: bool = True, connect_timeout_s: float = 10.0) -> None:
-        self.host, self.port = _host_port(address, False, False)
+        self.host, self.port = host_port(address, False, False)
         self.reconnect = reconnect
         self.connect_timeout_s = connect_timeout_s
         self.info: StreamInfo | None = None

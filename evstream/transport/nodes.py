@@ -25,7 +25,7 @@ from evstream.events import EventPacket
 from evstream.graph.node import Param, Sink, Source
 from evstream.graph.registry import register
 from evstream.packets import PORT_KINDS
-from evstream.transport.dv import DvClient, DvServer
+from evstream.transport.dv import DvClient, DvServer, host_port
 from evstream.transport.receiver import DEFAULT_MAX_BYTES, RECEIVE_MODES, Receiver
 from evstream.transport.sender import SEND_MODES, Sender
 from evstream.transport.sockets import CurveKeys, SocketConfig
@@ -144,7 +144,12 @@ class ReceiveNode(Source):
 
 @register
 class DvSendNode(Sink):
-    """Serve input events as a DV TCP stream that dv-processing's ``NetworkReader`` reads."""
+    """Serve input events as a DV TCP stream that dv-processing's ``NetworkReader`` reads.
+
+    The server listens from the first packet on, which gives the sensor
+    geometry announced to clients; ``wait_for`` then holds that packet back
+    until enough clients have connected.
+    """
 
     type_name = "transport.dv_send"
     input_kind = "events"
@@ -160,6 +165,7 @@ class DvSendNode(Sink):
 
     def __init__(self, name: str, **values: Any) -> None:
         super().__init__(name, **values)
+        host_port(self.address, bind=True, public=self.public)  # a bad address fails when the graph is built
         self.server: DvServer | None = None
 
     def consume(self, packet: EventPacket, port: str) -> None:

@@ -125,6 +125,8 @@ class Sender(Endpoint):
         self.seq += 1
         if self.mode == "pub" and self.sock.get(zmq.EVENTS) & zmq.POLLIN:
             self._read_subscriptions()
+        if self._monitor.get(zmq.EVENTS) & zmq.POLLIN:
+            self._read_monitor()
         if not self._send(frames, block=self.on_full == "block", stop=stop):
             self.dropped += 1
             return False
@@ -167,9 +169,11 @@ class Sender(Endpoint):
         super().close()
 
     def stats(self) -> dict[str, Any]:
-        """Counters: ``sent``, ``hwm_dropped`` (sender-side drops), ``bytes``, ``peers`` connected, ``subscribers`` (PUB)."""
-        if self._monitor is not None:
-            self._read_monitor()
+        """Counters: ``sent``, ``hwm_dropped`` (sender-side drops), ``bytes``, ``peers`` connected, ``subscribers`` (PUB).
+
+        Reads only counters (safe from another thread); ``peers`` and
+        ``subscribers`` are as of the last :meth:`send`.
+        """
         out = {"sent": self.sent, "hwm_dropped": self.dropped, "bytes": self.bytes, "peers": self.peers}
         if self.mode == "pub":
             out["subscribers"] = self.subscribers
