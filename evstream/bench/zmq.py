@@ -116,7 +116,8 @@ def _run_case(tool: str, address: str, n_events: int, packets: int,
         sock = ctx.socket(zmq.PULL)
         sock.rcvhwm = 100
         sock.bind(address)
-    child = multiprocessing.get_context("spawn").Process(target=_send, args=(tool, address, n_events, packets, period_s))
+    child = multiprocessing.get_context("spawn").Process(
+        target=_send, args=(tool, address, n_events, packets, period_s))
     child.start()
     try:
         while True:

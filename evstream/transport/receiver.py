@@ -131,6 +131,6 @@ class Receiver(Endpoint):
         return msg
 
     def stats(self) -> dict[str, Any]:
-        """Counters: totals of the sequence tracker, ``rejected`` per reason, ``conflated``, ``bytes``, per-stream detail."""
+        """Counters: sequence-tracker totals, ``rejected`` per reason, ``conflated``, ``bytes``, per-stream detail."""
         return {**self.tracker.totals(), "rejected": dict(self.rejected), "conflated": self.conflated,
                 "other_streams": self.other_streams, "bytes": self.bytes, "streams": self.tracker.as_dict()}

@@ -169,7 +169,7 @@ class Sender(Endpoint):
         super().close()
 
     def stats(self) -> dict[str, Any]:
-        """Counters: ``sent``, ``hwm_dropped`` (sender-side drops), ``bytes``, ``peers`` connected, ``subscribers`` (PUB).
+        """Counters: ``sent``, ``hwm_dropped`` (sender-side drops), ``bytes``, ``peers``, ``subscribers`` (PUB).
 
         Reads only counters (safe from another thread); ``peers`` and
         ``subscribers`` are as of the last :meth:`send`.

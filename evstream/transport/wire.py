@@ -264,7 +264,8 @@ def _build(kind: str, head: dict, arrays: dict[str, np.ndarray], pseq: int) -> A
         width, height = _pair(head, "geom", 1, 65536)
         events = arrays["events"]
         if events.ndim != 1 or t_end < t_start:
-            raise WireError("malformed", f"events must be 1-D within t_start <= t_end (got {events.shape}, {head['t']})")
+            raise WireError("malformed", f"events must be 1-D with t_start <= t_end "
+                                         f"(got shape {events.shape}, t {head['t']})")
         return EventPacket(events, width, height, t_start, t_end, pseq)
     n = len(arrays["t_start"])
     if any(a.shape != (n,) for k, a in arrays.items() if k != "data") or (
