@@ -1,7 +1,12 @@
-"""Cells: synapse (conv or linear, no bias) + GroupNorm + neuron, stepped together."""
+"""Cells: synapse (conv or linear, no bias) + GroupNorm + neuron, stepped together.
+
+Neuron options are deep-copied per cell, so a module passed in them (e.g. a
+surrogate) is never shared between layers.
+"""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import torch
@@ -24,7 +29,8 @@ class ConvCell(nn.Module):
         super().__init__()
         self.conv = nn.Conv2d(in_channels, channels, kernel, padding=kernel // 2, bias=False)
         self.norm = nn.GroupNorm(groups, channels)
-        self.neuron: MemoryModule = make_neuron(neuron, channels, True, kernel, groups, **neuron_options)
+        self.neuron: MemoryModule = make_neuron(neuron, channels, True, kernel, groups,
+                                                   **copy.deepcopy(neuron_options))
 
     def current(self, s_in: torch.Tensor) -> torch.Tensor:
         """Synaptic current ``x[t] = GN(conv(s_in))``, ``(N, C, H, W)``."""
@@ -42,7 +48,8 @@ class LinearCell(nn.Module):
         super().__init__()
         self.fc = nn.Linear(in_features, features, bias=False)
         self.norm = nn.GroupNorm(groups, features)
-        self.neuron: MemoryModule = make_neuron(neuron, features, False, groups=groups, **neuron_options)
+        self.neuron: MemoryModule = make_neuron(neuron, features, False, groups=groups,
+                                                   **copy.deepcopy(neuron_options))
 
     def current(self, s_in: torch.Tensor) -> torch.Tensor:
         return self.norm(self.fc(s_in))

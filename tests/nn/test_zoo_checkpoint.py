@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
@@ -113,3 +112,11 @@ def test_torch_streaming_memory_is_flat_over_10000_steps():
     with torch.no_grad():
         grown = rss_growth(lambda i: net.step(frames[i % 10]))
     assert grown < 4 * 2**20, f"RSS grew by {grown / 2**20:.1f} MiB"
+
+
+def test_neuron_options_are_not_shared_between_layers():
+    from evstream.nn.surrogate import Sigmoid
+
+    net = ConvStackNet((2, 16, 16), [16, 16], 3, neuron="lif", neuron_options={"surrogate": Sigmoid(2.0)})
+    first, second = (cell.neuron.surrogate for cell in net.cells)
+    assert first is not second and first.alpha == second.alpha == 2.0
