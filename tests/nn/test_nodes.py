@@ -85,3 +85,32 @@ def test_node_errors_name_the_fix(ckpt_path, tmp_path, frames):
     if not torch.cuda.is_available():
         with pytest.raises(UserError, match="no CUDA GPU"):
             get("nn.network")("net", checkpoint=str(ckpt_path), device="cuda").start()
+
+
+def test_network_node_in_the_threaded_graph(ckpt_path, frames):
+    from evstream.graph import Graph, Sink, Source
+
+    class FrameSource(Source):
+        type_name = "test.frames"
+        output_kind = "frames"
+
+        def generate(self):
+            yield from packets(frames, [3, 3, 7])
+
+    class Collect(Sink):
+        type_name = "test.collect"
+        input_kind = "tensor"
+
+        def start(self):
+            self.got = []
+
+        def consume(self, packet, port):
+            self.got.append(packet.data)
+
+    g = Graph()
+    src = g.add(FrameSource("src"))
+    net = g.add(get("nn.network")("net", checkpoint=str(ckpt_path), backend="numba"), input=src)
+    sink = g.add(Collect("out"), input=net)
+    stats = g.run(handle_signals=False)
+    assert np.concatenate(sink.got).shape == (N_FRAMES, 5)
+    assert stats["nodes"]["net"]["steps"] == N_FRAMES
