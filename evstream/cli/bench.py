@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 
 from evstream.bench import BENCHES
@@ -22,14 +21,9 @@ examples:
 
 
 def _modules() -> dict[str, object]:
-    found = {}
-    for name in BENCHES:
-        try:
-            found[name] = importlib.import_module(f"evstream.bench.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"evstream.bench.{name}":
-                raise
-    return found
+    from evstream.cli.main import import_present
+
+    return import_present("evstream.bench", BENCHES)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

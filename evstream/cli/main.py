@@ -26,13 +26,14 @@ COMMANDS: tuple[str, ...] = (
 """Sub-commands in ``--help`` order; a module missing from :mod:`evstream.cli` is skipped."""
 
 
-def _command_modules() -> dict[str, object]:
+def import_present(package: str, names: Sequence[str]) -> dict[str, object]:
+    """``{name: module}`` for the modules ``package.name`` that exist (missing ones are skipped)."""
     modules = {}
-    for name in COMMANDS:
+    for name in names:
         try:
-            modules[name] = importlib.import_module(f"evstream.cli.{name}")
+            modules[name] = importlib.import_module(f"{package}.{name}")
         except ModuleNotFoundError as exc:
-            if exc.name != f"evstream.cli.{name}":
+            if exc.name != f"{package}.{name}":
                 raise
     return modules
 
@@ -46,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"evstream {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, module in _command_modules().items():
+    for name, module in import_present("evstream.cli", COMMANDS).items():
         p = sub.add_parser(name, help=module.HELP, description=getattr(module, "DESCRIPTION", module.HELP),
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
