@@ -2,9 +2,9 @@
 
 One packet is one multipart message::
 
-    frame 0   topic   stream name (UTF-8) + b"\\0"; SUB sockets filter on it
-    frame 1   header  compact JSON object, see below
-    frame 2.. arrays  the raw bytes of each array named in the header, in order
+    frame 0   head    stream name (UTF-8), b"\\0", then a compact JSON header;
+                      SUB sockets filter on the name and NUL (the topic)
+    frame 1.. arrays  the raw bytes of each array named in the header, in order
 
 The header (schema version :data:`WIRE_VERSION`)::
 
@@ -61,7 +61,7 @@ WIRE_VERSION = 1
 """Schema version written in every header; any other version is rejected."""
 
 MAX_HEADER_BYTES = 16384
-"""Largest accepted topic or header frame (bytes); larger is ``oversize``."""
+"""Largest accepted head frame (topic and JSON header, bytes); larger is ``oversize``."""
 
 DATA_KINDS: tuple[str, ...] = ("events", "frames", "tensor", "labels")
 """Kinds of data messages (``eos`` is the only other kind)."""
@@ -152,7 +152,7 @@ def _header(kind: str, session: str, seq: int, pseq: int, clock_ns: int, **extra
 
 
 def encode(packet: Any, stream: str, session: str, seq: int, clock_ns: int) -> list[Any]:
-    """Frames of one data message: topic, header, then the packet's arrays (not copied).
+    """Frames of one data message: topic and header, then the packet's arrays (not copied).
 
     ``packet`` is an :class:`EventPacket`, :class:`FramePacket`,
     :class:`TensorPacket` or :class:`LabelPacket` (numpy or torch data).
@@ -165,12 +165,12 @@ def encode(packet: Any, stream: str, session: str, seq: int, clock_ns: int) -> l
             raise TypeError(f"cannot send array {name!r} of dtype {array.dtype}: only bool, int and float")
     meta = [[name, _dtype_token(a), list(a.shape)] for name, a in arrays]
     head = _header(packet.kind, session, seq, int(packet.seq), clock_ns, arrays=meta, **extra)
-    return [topic(stream), head, *(memoryview(a).cast("B") if a.size else b"" for _, a in arrays)]
+    return [topic(stream) + head, *(memoryview(a).cast("B") if a.size else b"" for _, a in arrays)]
 
 
 def encode_eos(stream: str, session: str, sent: int, clock_ns: int) -> list[bytes]:
     """Frames of the end-of-stream message of a session that sent ``sent`` packets."""
-    return [topic(stream), _header("eos", session, sent, 0, clock_ns, arrays=[])]
+    return [topic(stream) + _header("eos", session, sent, 0, clock_ns, arrays=[])]
 
 
 # -- decoding -------------------------------------------------------------------
@@ -196,27 +196,27 @@ def _pair(head: dict, key: str, low: int, high: int) -> tuple[int, int]:
 
 
 def _parse_header(frames: Sequence[Any], max_bytes: int) -> tuple[str, dict, list[memoryview], int]:
-    if len(frames) < 2:
-        raise WireError("malformed", f"{len(frames)} frame(s), need at least a topic and a header")
+    if not frames:
+        raise WireError("malformed", "empty message, need at least a head frame")
     bufs = [_buffer(f) for f in frames]
     total = sum(b.nbytes for b in bufs)
     if total > max_bytes:
         raise WireError("oversize", f"{total} bytes exceed the cap of {max_bytes} bytes")
-    if bufs[0].nbytes > MAX_HEADER_BYTES or bufs[1].nbytes > MAX_HEADER_BYTES:
-        raise WireError("oversize", f"topic or header frame larger than {MAX_HEADER_BYTES} bytes")
-    raw_topic = bytes(bufs[0])
-    if not raw_topic.endswith(b"\0"):
-        raise WireError("malformed", "topic frame does not end with NUL")
+    if bufs[0].nbytes > MAX_HEADER_BYTES:
+        raise WireError("oversize", f"head frame larger than {MAX_HEADER_BYTES} bytes")
+    name, nul, header = bytes(bufs[0]).partition(b"\0")
+    if not nul:
+        raise WireError("malformed", "head frame has no NUL after the stream name")
     try:
-        stream = raw_topic[:-1].decode()
-        head = json.loads(bytes(bufs[1]))
+        stream = name.decode()
+        head = json.loads(header)
     except (UnicodeDecodeError, ValueError) as exc:
         raise WireError("malformed", f"topic or header is not UTF-8 JSON ({exc})") from None
     if not isinstance(head, dict):
         raise WireError("malformed", "header is not a JSON object")
     if head.get("v") != WIRE_VERSION:
         raise WireError("version", f"schema version {head.get('v')!r}, this evstream reads {WIRE_VERSION}")
-    return stream, head, bufs[2:], total
+    return stream, head, bufs[1:], total
 
 
 def _dtype(token: Any, required: str | None, name: str) -> np.dtype:

@@ -43,12 +43,13 @@ def test_bad_messages_over_a_socket_are_counted_and_the_stream_goes_on(recording
     push = ctx.socket(zmq.PUSH)
     push.connect(ipc_address)
     good = encode(EventPacket(events[:100], width, height), "events", "s1", 0, time.time_ns())
-    head = json.loads(bytes(good[1]))
+    name, _, header = good[0].partition(b"\0")
+    head = json.loads(header)
     try:
         push.send_multipart([b"garbage"])
-        push.send_multipart([good[0], json.dumps({**head, "v": 99}).encode(), good[2]])
+        push.send_multipart([name + b"\0" + json.dumps({**head, "v": 99}).encode(), good[1]])
         push.send_multipart(encode(EventPacket(events[:5000], width, height), "events", "s1", 1, 0))  # 80 kB
-        push.send_multipart([good[0], b"\x80\x04\x95pickle", good[2]])
+        push.send_multipart([name + b"\0\x80\x04\x95pickle", good[1]])
         push.send_multipart([bytes(f) for f in encode(EventPacket(events[100:200], width, height),
                                                        "events", "s1", 2, time.time_ns())])
         msg = None
