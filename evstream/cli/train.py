@@ -46,6 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--factors", type=float, nargs=4, default=(0.2, 0.75, 0.0, 1.0),
                         metavar=("LPOST", "LPRE", "APOST", "APRE"),
                         help="S-TLLR [lambda_post, lambda_pre, alpha_post, alpha_pre] (default 0.2 0.75 0 1)")
+    parser.add_argument("--feedback", choices=("bp", "dfa"), default="bp",
+                        help="S-TLLR learning signal: same-step backprop (bp) or direct feedback alignment (dfa)")
     parser.add_argument("--online", action="store_true", help="S-TLLR: optimizer step at every window step")
     parser.add_argument("--window-us", type=int, default=None, help="bin width in µs (default per dataset)")
     parser.add_argument("--steps", type=int, default=None, help="time steps per sample (default per dataset)")
@@ -71,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     request = TrainingRequest(
         dataset=args.dataset, data=args.data, model=args.model, neuron=args.neuron, rule=args.rule, out=args.out,
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, min_lr=args.min_lr,
-        warmup_epochs=args.warmup_epochs, weight_decay=args.weight_decay, window=args.window,
+        warmup_epochs=args.warmup_epochs, weight_decay=args.weight_decay, window=args.window, feedback=args.feedback,
         factors=tuple(args.factors), online=args.online, window_us=args.window_us, steps=args.steps,
         downsample=args.downsample, shift=args.shift, val_fraction=args.val_fraction, limit=args.limit,
         seed=args.seed, device=args.device, threads=args.threads, cache=args.cache, no_cache=args.no_cache,

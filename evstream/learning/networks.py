@@ -22,7 +22,7 @@ from torch import nn
 
 from evstream.learning.eligibility import SynapseGeometry
 from evstream.learning.catalog import RULES
-from evstream.learning.stllr import LeakyReadout, SpikingLayer, STLLRFactors, Traces
+from evstream.learning.stllr import DirectFeedback, LeakyReadout, SpikingLayer, STLLRFactors, Traces
 
 __all__ = ["STLLRCell", "current_rule", "reset_sequence", "unwrap", "use_rule"]
 
@@ -64,8 +64,13 @@ class STLLRCell(nn.Module):
         self.traces.reset()
 
 
-def use_rule(net: nn.Module, rule: str, factors: STLLRFactors | None = None) -> nn.Module:
-    """Switch ``net`` (in place) to ``rule`` (``"bptt"`` or ``"stllr"``) and return it."""
+def use_rule(net: nn.Module, rule: str, factors: STLLRFactors | None = None,
+             feedback: DirectFeedback | None = None) -> nn.Module:
+    """Switch ``net`` (in place) to ``rule`` (``"bptt"`` or ``"stllr"``) and return it.
+
+    ``feedback``: S-TLLR learning signal by direct feedback alignment instead of
+    same-step backprop (every spiking layer of ``net`` uses it).
+    """
     if rule not in RULES:
         raise ValueError(f"rule must be one of {', '.join(RULES)} (got {rule!r})")
     factors = factors or STLLRFactors()
@@ -79,6 +84,10 @@ def use_rule(net: nn.Module, rule: str, factors: STLLRFactors | None = None) -> 
                     cells[i] = STLLRCell(cell, factors)
                 elif rule == "bptt" and isinstance(cell, STLLRCell):
                     cells[i] = cell.cell
+    for module in net.modules():
+        traces = getattr(module, "traces", None)
+        if isinstance(traces, Traces):
+            traces.feedback = feedback
     return net
 
 

@@ -43,6 +43,7 @@ class TrainingRequest:
     warmup_epochs: float = 1.0
     weight_decay: float = 0.0
     window: int = 5
+    feedback: str = "bp"
     factors: tuple[float, float, float, float] = (0.2, 0.75, 0.0, 1.0)
     online: bool = False
     window_us: int | None = None
@@ -113,7 +114,7 @@ def run_training(request: TrainingRequest, log: Callable[[str], None] | None = N
         raise UserError(f"--model {request.model} --neuron {request.neuron}: {exc}") from exc
     config = TrainConfig(rule=request.rule, epochs=request.epochs, batch_size=request.batch_size, lr=request.lr,
                          min_lr=request.min_lr, warmup_epochs=request.warmup_epochs,
-                         weight_decay=request.weight_decay, window=request.window,
+                         weight_decay=request.weight_decay, window=request.window, feedback=request.feedback,
                          factors=STLLRFactors(*request.factors), online=request.online, shift=request.shift,
                          seed=request.seed)
     extra = {"dataset": request.dataset, "data": str(Path(request.data).resolve()), "binning": asdict(binning),

@@ -31,7 +31,7 @@ from evstream.learning.catalog import RULES
 from evstream.learning.eligibility import SynapseGeometry, causal_synapse, noncausal_tap
 from evstream.learning.synapse import Synapse
 
-__all__ = ["LeakyReadout", "STLLRFactors", "SequenceResult", "SpikingLayer", "Traces", "local_step",
+__all__ = ["DirectFeedback", "LeakyReadout", "STLLRFactors", "SequenceResult", "SpikingLayer", "Traces", "local_step",
            "stllr_sequence"]
 
 
@@ -65,6 +65,40 @@ def local_step(neuron: nn.Module, current: torch.Tensor) -> tuple[torch.Tensor, 
     return (spikes if attached else spikes.detach()), psi
 
 
+class DirectFeedback:
+    """DFA learning signal (spec 3.3 option): each layer gets ``delta = B_l e`` instead of backprop.
+
+    ``e = dL_t/dlogits`` of the step (``(softmax(logits) - onehot(y)) / B`` for the
+    batch-mean cross-entropy) is set by :func:`stllr_sequence` before each
+    backward; ``B_l`` is a fixed random ``(N_l, classes)`` matrix per layer
+    (``N_l`` = the layer's output size per sample), N(0, 1/classes), drawn on
+    first use from ``seed``.
+    """
+
+    def __init__(self, n_classes: int, seed: int = 0) -> None:
+        self.n_classes = n_classes
+        self.generator = torch.Generator().manual_seed(seed)
+        self.matrices: dict[int, torch.Tensor] = {}
+        self.error: torch.Tensor | None = None
+
+    def attach(self, key: int, spikes: torch.Tensor) -> torch.Tensor:
+        """Make the gradient reaching ``spikes`` the DFA signal of layer ``key``."""
+        if key not in self.matrices:
+            n = spikes[0].numel()
+            b = torch.randn(n, self.n_classes, generator=self.generator) / self.n_classes ** 0.5
+            self.matrices[key] = b.to(spikes.device, spikes.dtype)
+        matrix = self.matrices[key]
+
+        def signal(grad: torch.Tensor) -> torch.Tensor:
+            if self.error is None:
+                raise RuntimeError("DirectFeedback.error must be set before backward")
+            return (self.error.to(matrix.dtype) @ matrix.T).view_as(grad).to(grad.dtype)
+
+        out = spikes.view_as(spikes)
+        out.register_hook(signal)
+        return out
+
+
 class Traces:
     """S-TLLR state of one layer and its per-step update.
 
@@ -78,6 +112,8 @@ class Traces:
         self.factors = factors
         self.trx: torch.Tensor | None = None
         self.trpsi: torch.Tensor | None = None
+        self.feedback: DirectFeedback | None = None
+        """Set by :func:`~evstream.learning.networks.use_rule` for the DFA learning signal."""
 
     def reset(self) -> None:
         self.trx = None
@@ -106,6 +142,8 @@ class Traces:
             if spikes.requires_grad:
                 spikes = noncausal_tap(spikes, x_now, trpsi_old, weight, geometry, f.alpha_post)
             self.trpsi = f.lambda_post * trpsi_old + psi
+        if self.feedback is not None and spikes.requires_grad:
+            spikes = self.feedback.attach(id(self), spikes)
         neuron.detach_state()
         return spikes
 
@@ -209,8 +247,12 @@ def stllr_sequence(net: nn.Module, frames: torch.Tensor, labels: torch.Tensor,
     through the layers of that step only; earlier steps only feed the traces.
     With ``optimizer`` given, gradients are zeroed at the start and the optimizer
     steps once at the end (``online``: after each window step). ``net`` must have
-    been ``reset()`` for this batch. Returns the logits summed over all steps.
+    been ``reset()`` for this batch. When the network's layers use a
+    :class:`DirectFeedback`, each window step's error is set for the DFA signal.
+    Returns the logits summed over all steps.
     """
+    feedback = next((m.traces.feedback for m in net.modules()
+                     if isinstance(getattr(m, "traces", None), Traces) and m.traces.feedback is not None), None)
     step = getattr(net, "step", net)
     steps = frames.shape[0]
     first = steps - max(0, min(window, steps))
@@ -224,6 +266,9 @@ def stllr_sequence(net: nn.Module, frames: torch.Tensor, labels: torch.Tensor,
             logits = step(frames[t])
             if learn:
                 loss = F.cross_entropy(logits.float(), labels)
+                if feedback is not None:
+                    onehot = F.one_hot(labels, logits.shape[1]).to(torch.float32)
+                    feedback.error = (torch.softmax(logits.detach().float(), 1) - onehot) / len(labels)
                 (scaler.scale(loss) if scaler is not None else loss).backward()
                 losses.append(float(loss.detach()))
                 if online:

@@ -33,9 +33,9 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from evstream.learning.checkpoint import load_state, save_model, save_state
-from evstream.learning.networks import current_rule, reset_sequence, use_rule
+from evstream.learning.networks import reset_sequence, use_rule
 from evstream.learning.catalog import RULES
-from evstream.learning.stllr import STLLRFactors, stllr_sequence
+from evstream.learning.stllr import DirectFeedback, STLLRFactors, stllr_sequence
 
 __all__ = ["TrainConfig", "evaluate", "lr_factor", "shift_batch", "train"]
 
@@ -53,6 +53,8 @@ class TrainConfig:
     weight_decay: float = 0.0
     window: int = 5
     """S-TLLR ``T_l``: number of final steps that get a loss."""
+    feedback: str = "bp"
+    """S-TLLR learning signal: ``"bp"`` (same-step backprop) or ``"dfa"`` (direct feedback alignment)."""
     online: bool = False
     """S-TLLR: optimizer step after every window step instead of once per sequence."""
     factors: STLLRFactors = field(default_factory=lambda: STLLRFactors(0.2, 0.75, 0.0, 1.0))
@@ -65,6 +67,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.rule not in RULES:
             raise ValueError(f"rule must be one of {', '.join(RULES)} (got {self.rule!r})")
+        if self.feedback not in ("bp", "dfa"):
+            raise ValueError(f"feedback must be 'bp' or 'dfa' (got {self.feedback!r})")
         if isinstance(self.factors, dict):
             self.factors = STLLRFactors(**self.factors)
 
@@ -102,12 +106,10 @@ def evaluate(net: nn.Module, dataset: Dataset, batch_size: int = 64, device: str
              amp: bool = True) -> dict[str, float]:
     """Accuracy of ``net`` on ``dataset``: ``{"accuracy": fraction correct, "samples": n, "loss": mean CE}``.
 
-    The prediction sums the logits over all steps. The network runs in plain
-    (BPTT) form; the rule it was trained with does not change the forward pass.
+    The prediction sums the logits over all steps; the rule a network is under
+    does not change its forward pass.
     """
     device = torch.device(device)
-    rule = current_rule(net)
-    use_rule(net, "bptt")
     net.eval()
     correct, seen, loss_sum = 0, 0, 0.0
     for frames, labels in DataLoader(dataset, batch_size=batch_size):
@@ -119,7 +121,6 @@ def evaluate(net: nn.Module, dataset: Dataset, batch_size: int = 64, device: str
         correct += int((logits.argmax(1) == labels).sum())
         seen += len(labels)
     reset_sequence(net)
-    use_rule(net, rule)
     return {"accuracy": correct / max(1, seen), "samples": seen, "loss": loss_sum / max(1, seen)}
 
 
@@ -174,7 +175,8 @@ def train(net: nn.Module, train_set: Dataset, val_set: Dataset | None, config: T
     if resume:
         start_epoch, metrics = load_state(out, net, optimizer, schedule, scaler)
     augment_gen = torch.Generator().manual_seed(config.seed + 1)
-    use_rule(net, config.rule, config.factors)
+    feedback = DirectFeedback(net.config["n_classes"], config.seed) if config.feedback == "dfa" else None
+    use_rule(net, config.rule, config.factors, feedback)
     for epoch in range(start_epoch, config.epochs):
         net.train()
         began = time.perf_counter()
@@ -204,7 +206,7 @@ def train(net: nn.Module, train_set: Dataset, val_set: Dataset | None, config: T
             record.update(val_accuracy=val["accuracy"], val_loss=val["loss"], val_samples=val["samples"])
         metrics["epochs"].append(record)
         metrics["train_seconds"] = sum(e["seconds"] for e in metrics["epochs"])
-        _write_outputs(net, out, metrics, config, extra, optimizer, schedule, scaler, epoch + 1)
+        _write_outputs(net, out, metrics, config, extra, optimizer, schedule, scaler, epoch + 1, feedback)
         if on_epoch is not None:
             on_epoch(record)
     return metrics
@@ -212,12 +214,12 @@ def train(net: nn.Module, train_set: Dataset, val_set: Dataset | None, config: T
 
 def _write_outputs(net: nn.Module, out: Path, metrics: dict[str, Any], config: TrainConfig,
                    extra: dict[str, Any] | None, optimizer: torch.optim.Optimizer, schedule: Any,
-                   scaler: torch.amp.GradScaler | None, epoch: int) -> None:
+                   scaler: torch.amp.GradScaler | None, epoch: int, feedback: DirectFeedback | None) -> None:
     rule = config.rule
     use_rule(net, "bptt")
     save_model(net, out, training={"rule": rule, "epochs": epoch, **(extra or {})})
     save_state(out, net, optimizer, schedule, scaler, epoch, metrics)
-    use_rule(net, rule, config.factors)
+    use_rule(net, rule, config.factors, feedback)
     out.with_name(out.name + ".metrics.json").write_text(json.dumps(metrics, indent=2))
     plot_curves(metrics, out.with_name(out.name + ".png"))
 

@@ -232,3 +232,31 @@ def test_leaky_readout_stllr_equals_bptt_when_trace_matches_leak():
             total.backward()
         grads[rule] = readout.synapse.weight.grad.clone()
     torch.testing.assert_close(grads["stllr"], grads["bptt"])
+
+
+def test_direct_feedback_replaces_the_backpropagated_signal():
+    """DFA: the layer learns from delta = B e (e = dL/dlogits) with the same eligibility as BP mode."""
+    from evstream.learning.networks import use_rule
+    from evstream.learning.stllr import DirectFeedback, stllr_sequence
+
+    gen = torch.Generator().manual_seed(8)
+    w = torch.randn(6, 5, generator=gen, dtype=torch.float64)
+    layer = make_layer(w, factors=(0.5, 0.8, -0.2, 1.0), leak=0.881, psi="rational")
+    readout = torch.nn.Linear(6, 3).double()
+    net = torch.nn.Sequential(layer, readout)
+    feedback = DirectFeedback(3, seed=1)
+    use_rule(net, "stllr", feedback=feedback)
+    xs = _random_binary(gen, 5, 2, 5) * 2
+    labels = torch.tensor([0, 2])
+    layer.reset()
+    stllr_sequence(net, xs, labels, torch.optim.SGD(net.parameters(), lr=0.0), window=3)
+    ref = RefLayer(w, torch.zeros(6, dtype=torch.float64), 0.881, 0.6, "rational", (0.5, 0.8, -0.2, 1.0))
+    b = feedback.matrices[id(layer.traces)]
+    for t in range(5):
+        s = ref.step(xs[t])
+        if t >= 2:
+            logits = readout(s).detach()
+            error = (torch.softmax(logits, 1) - torch.nn.functional.one_hot(labels, 3)) / 2
+            ref.learn(error @ b.T)
+    assert ref.gw.abs().sum() > 0
+    torch.testing.assert_close(layer.synapse.weight.grad, ref.gw)

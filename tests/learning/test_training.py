@@ -14,10 +14,11 @@ from evstream.learning.trainer import lr_factor, shift_batch
 from evstream.nn.zoo import build
 
 
-@pytest.mark.parametrize("rule", ["bptt", "stllr"])
-def test_train_resume_and_eval_on_real_samples(rule, nmnist_train_dir, tmp_path, capsys):
+@pytest.mark.parametrize("rule, feedback", [("bptt", "bp"), ("stllr", "dfa")])
+def test_train_resume_and_eval_on_real_samples(rule, feedback, nmnist_train_dir, tmp_path, capsys):
     out = tmp_path / f"{rule}.pt"
     common = ["train", "nmnist", "--data", str(nmnist_train_dir), "--model", "nmnist-mlp", "--rule", rule,
+              "--feedback", feedback,
               "--out", str(out), "--limit", "40", "--steps", "4", "--batch-size", "10", "--window", "2",
               "--cache", str(tmp_path / "cache"), "--device", "cpu", "--json"]
     assert main(common + ["--epochs", "1"]) == 0
