@@ -85,7 +85,7 @@ def make_events(t: np.ndarray | Sequence[int], x: np.ndarray | Sequence[int],
     for name, col, hi in (("x", cols[1], 65535), ("y", cols[2], 65535), ("p", cols[3], 1)):
         if n and (col.min() < 0 or col.max() > hi):
             raise ValueError(f"events field {name!r} must lie in 0..{hi} (got {col.min()}..{col.max()})")
-    out = np.empty(n, dtype=EVENT_DTYPE)
+    out = np.zeros(n, dtype=EVENT_DTYPE)  # zeroed padding: equal events are equal bytes
     out["t"] = cols[0]
     out["x"] = cols[1]
     out["y"] = cols[2]
@@ -97,14 +97,16 @@ def concat_events(arrays: Sequence[np.ndarray]) -> np.ndarray:
     """Concatenate event arrays into one :data:`EVENT_DTYPE` array.
 
     Use this instead of ``np.concatenate``: numpy 2 returns a packed copy of
-    the structured dtype (padding dropped), which is no longer ``EVENT_DTYPE``.
+    the structured dtype (padding dropped, copied field by field), which is no
+    longer ``EVENT_DTYPE``. Here the raw 16-byte records are copied in one
+    pass; a single non-empty part is returned as is (no copy).
     """
-    out = np.empty(sum(len(a) for a in arrays), dtype=EVENT_DTYPE)
-    i = 0
-    for a in arrays:
-        out[i:i + len(a)] = a
-        i += len(a)
-    return out
+    parts = [a for a in arrays if len(a)]
+    if not parts:
+        return empty_events()
+    if len(parts) == 1:
+        return parts[0]
+    return np.concatenate([np.ascontiguousarray(a).view(np.int64) for a in parts]).view(EVENT_DTYPE)
 
 
 def as_events(array: np.ndarray) -> np.ndarray:

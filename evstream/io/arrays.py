@@ -27,9 +27,8 @@ from typing import BinaryIO
 
 import numpy as np
 
-from evstream.events import EVENT_DTYPE
+from evstream.events import EVENT_DTYPE, concat_events
 from evstream.io.decoder import CHUNK_BYTES, Decoder
-from evstream.io.packetize import join_events
 from evstream.io.record_kernels import first_invalid
 from evstream.io.writer import EventWriter, zeroed_padding
 
@@ -248,7 +247,7 @@ class NpzWriter(EventWriter):
         self.parts.append(events.copy())
 
     def _close(self) -> None:
-        events = join_events(self.parts)
+        events = concat_events(self.parts)
         with open(self.path, "wb") as fh:
             np.savez(fh, events=events, width=np.int64(self.width), height=np.int64(self.height))
         self.parts = []

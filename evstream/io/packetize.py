@@ -11,20 +11,9 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
-from evstream.events import EVENT_DTYPE, EventPacket, empty_events
+from evstream.events import EventPacket, concat_events
 
-__all__ = ["join_events", "packets_by_count", "packets_by_window"]
-
-
-def join_events(parts: list[np.ndarray]) -> np.ndarray:
-    """Concatenate event arrays: zero-copy for one part, else one memcpy of the raw 16-byte records
-    (numpy's structured concatenation drops the padding and copies field by field)."""
-    parts = [p for p in parts if len(p)]
-    if not parts:
-        return empty_events()
-    if len(parts) == 1:
-        return parts[0]
-    return np.concatenate([np.ascontiguousarray(p).view(np.int64) for p in parts]).view(EVENT_DTYPE)
+__all__ = ["packets_by_count", "packets_by_window"]
 
 
 def packets_by_count(blocks: Iterable[np.ndarray], count: int, width: int, height: int) -> Iterator[EventPacket]:
@@ -48,7 +37,7 @@ def packets_by_count(blocks: Iterable[np.ndarray], count: int, width: int, heigh
             i = take
             if held < count:
                 continue
-            yield EventPacket(join_events(pending), width, height, seq=seq)
+            yield EventPacket(concat_events(pending), width, height, seq=seq)
             seq += 1
             pending, held = [], 0
         while n - i >= count:
@@ -58,7 +47,7 @@ def packets_by_count(blocks: Iterable[np.ndarray], count: int, width: int, heigh
         if i < n:
             pending, held = [block[i:]], n - i
     if held:
-        yield EventPacket(join_events(pending), width, height, seq=seq)
+        yield EventPacket(concat_events(pending), width, height, seq=seq)
 
 
 def packets_by_window(blocks: Iterable[np.ndarray], window_us: int, width: int, height: int,
@@ -66,8 +55,9 @@ def packets_by_window(blocks: Iterable[np.ndarray], window_us: int, width: int, 
     """Packets covering ``[origin + k * window_us, origin + (k + 1) * window_us)`` µs, empty ones included.
 
     ``origin_us`` defaults to the first event's time. The last packet ends at
-    ``end_us`` when given (windows continue, empty, up to it), else one µs after
-    the last event.
+    ``end_us`` when given (windows continue, empty, up to it; ``blocks`` must
+    hold no event at or after it: readers cut at ``end_us`` first), else one µs
+    after the last event.
     """
     if window_us <= 0:
         raise ValueError(f"window must be a positive number of µs (got {window_us})")
@@ -90,7 +80,7 @@ def packets_by_window(blocks: Iterable[np.ndarray], window_us: int, width: int, 
                 break
             j = int(np.searchsorted(ts, edge, side="left"))
             pending.append(block[i:j])
-            yield EventPacket(join_events(pending), width, height, start, edge, seq)
+            yield EventPacket(concat_events(pending), width, height, start, edge, seq)
             seq += 1
             pending = []
             i = j
@@ -100,7 +90,7 @@ def packets_by_window(blocks: Iterable[np.ndarray], window_us: int, width: int, 
     stop = end_us if end_us is not None else (last_t + 1 if last_t is not None else start)
     while start < stop:
         edge = min(start + window_us, stop)
-        yield EventPacket(join_events(pending), width, height, start, edge, seq)
+        yield EventPacket(concat_events(pending), width, height, start, edge, seq)
         seq += 1
         pending = []
         start = edge

@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from evstream.events import EventPacket
+from evstream.events import EventPacket, concat_events
 from evstream.io.decoder import CHUNK_BYTES, Decoder
 from evstream.io.errors import FormatError, GeometryWarning, PartialReadWarning, user_stacklevel
 from evstream.io.formats import DECODERS, HEAD_BYTES, detect, open_writer
-from evstream.io.packetize import join_events, packets_by_count, packets_by_window
+from evstream.io.packetize import packets_by_count, packets_by_window
 
 __all__ = ["DEFAULT_PACKET_EVENTS", "Recording", "open", "read", "write"]
 
@@ -148,7 +148,7 @@ class Recording:
 
     def read(self) -> np.ndarray:
         """All events (within ``[start_us, end_us)``) as one array."""
-        return join_events(list(self.blocks()))
+        return concat_events(list(self.blocks()))
 
     def __enter__(self) -> Recording:
         return self

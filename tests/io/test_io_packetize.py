@@ -6,10 +6,10 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evstream.events import EVENT_DTYPE, make_events
-from evstream.io.packetize import join_events, packets_by_count, packets_by_window
+from evstream.events import EVENT_DTYPE, concat_events, make_events
+from evstream.io.packetize import packets_by_count, packets_by_window
 
-TIMES = st.lists(st.integers(0, 400), min_size=0, max_size=120).map(sorted)
+TIMES = st.lists(st.integers(0, 399), min_size=0, max_size=120).map(sorted)  # all before any `end`
 CUTS = st.lists(st.integers(0, 120), max_size=8)
 
 
@@ -34,7 +34,7 @@ def test_count_packets_ignore_block_splits(times: list[int], cuts: list[int], co
     got = list(packets_by_count(_blocks(events, cuts), count, 7, 5))
     assert _shape(got) == _shape(packets_by_count([events], count, 7, 5))
     assert all(len(p) == count for p in got[:-1]) and all(p.events.dtype == EVENT_DTYPE for p in got)
-    assert np.array_equal(join_events([p.events for p in got]), events)
+    assert np.array_equal(concat_events([p.events for p in got]), events)
 
 
 @settings(max_examples=200, deadline=None)
@@ -52,7 +52,7 @@ def test_window_packets_ignore_block_splits(times: list[int], cuts: list[int], w
         for k, p in enumerate(got):  # windows tile time exactly; events sit in their window
             assert p.t_start == start + k * window and p.t_end == min(start + (k + 1) * window, got[-1].t_end)
             assert all(p.t_start <= t < p.t_end for t in p.events["t"])
-    assert np.array_equal(join_events([p.events for p in got]), events)
+    assert np.array_equal(concat_events([p.events for p in got]), events)
 
 
 def test_events_on_window_edges_open_the_next_window() -> None:
