@@ -28,7 +28,7 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 demo: install
-	$(VENV)/bin/evstream run nodes/demo.toml
+	$(VENV)/bin/evstream gesture recordings/gestures.aedat4 --headless
 
 test: install-dev
 	$(PY) -m pytest -q
