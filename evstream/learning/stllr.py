@@ -27,7 +27,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from evstream.learning.catalog import RULES
 from evstream.learning.eligibility import SynapseGeometry, causal_synapse, noncausal_tap
 from evstream.learning.synapse import Synapse
 

@@ -169,7 +169,7 @@ def test_results_do_not_depend_on_packet_boundaries(nmnist_half, cuts):
     def run(bounds: list[int]):
         node = OnlineSTLLR("learn", seed=3)
         node.start()
-        frames, labels, t0s = [], [], []
+        frames, t0s = [], []
         for label_packet, frame_packet in _stream(nmnist_half, 0, 2):
             node.process(label_packet, "labels")
             frames.append(frame_packet.data)
