@@ -40,7 +40,23 @@ def _rss_bytes() -> int:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def _peak_rss_bytes() -> int:
+def _reset_peak_rss() -> bool:
+    """Reset the kernel's peak-RSS mark (Linux >= 4.0); ``False`` where that is not possible."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _peak_rss_bytes(reset_worked: bool) -> int:
+    """Peak RSS since :func:`_reset_peak_rss` (``VmHWM``), else since the process started."""
+    if reset_worked:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
@@ -81,13 +97,14 @@ def measure(rule: str, steps: int, batch_size: int, arch: str, neuron: str, wind
         base = torch.cuda.memory_allocated()
     else:
         base = _rss_bytes()
+        reset_worked = _reset_peak_rss()
     began = time.perf_counter()
     iteration(frames)
     if dev.type == "cuda":
         torch.cuda.synchronize()
         peak = torch.cuda.max_memory_allocated()
     else:
-        peak = _peak_rss_bytes()
+        peak = _peak_rss_bytes(reset_worked)
     elapsed = time.perf_counter() - began
     return {"peak_mb": max(0, peak - base) / 2**20, "ms_per_step": elapsed / steps * 1e3}
 
