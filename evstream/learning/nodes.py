@@ -224,4 +224,5 @@ class OnlineSTLLR(Transform):
     def stats_extra(self) -> dict[str, Any]:
         recent = sum(self._history) / len(self._history) if self._history else None
         overall = self._correct / self._scored if self._scored else None
-        return {**self._counts, "accuracy": overall, "recent_accuracy": recent, "scored_segments": self._scored}
+        return {**self._counts, "accuracy": overall, "recent_accuracy": recent, "scored_segments": self._scored,
+                "correct_segments": self._correct}
