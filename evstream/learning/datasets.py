@@ -211,12 +211,15 @@ def nmnist(folder: str | Path, binning: Binning | None = None, labels: str | Pat
 
 
 def labelled_recordings(folder: str | Path, binning: Binning, cache_dir: Path | None = None,
-                        first_class: int = 1) -> FrameDataset:
-    """One sample per row of each ``<stem>_labels.csv`` in ``folder`` for the recording ``<stem>.*``.
+                        first_class: int = 1, offsets_us: Sequence[int] = (0,)) -> FrameDataset:
+    """One sample per row and offset of each ``<stem>_labels.csv`` in ``folder`` for the recording ``<stem>.*``.
 
     Rows are ``class,start_us,end_us`` (a header line is skipped); ``first_class``
     is the number of the first class in the files (1 for DVS Gesture), which
-    becomes label 0. Frames start at each row's start time.
+    becomes label 0. Frames start at each row's start time plus each of
+    ``offsets_us`` (µs, may be negative: windows starting before or after the
+    labelled start, as a streaming network reset at an arbitrary phase sees
+    them); samples are ordered row-major (all offsets of a row together).
     """
     folder = Path(folder)
     csvs = sorted(folder.glob("*_labels.csv"))
@@ -235,12 +238,15 @@ def labelled_recordings(folder: str | Path, binning: Binning, cache_dir: Path | 
         for rec, rows in _progress(jobs, "binning recordings"):
             events = read_events(rec)
             for cls, start, _end in rows:
-                frames.append(bin_sample(events, binning, origin_us=start))
-                targets.append(cls)
+                for offset in offsets_us:
+                    frames.append(bin_sample(events, binning, origin_us=start + offset))
+                    targets.append(cls)
         return np.stack(frames), np.array(targets, dtype=np.int64)
 
     key = {"binning": asdict(binning), "files": _file_key([rec for rec, _ in jobs] + csvs),
            "first_class": first_class}
+    if tuple(offsets_us) != (0,):
+        key["offsets_us"] = [int(o) for o in offsets_us]
     frames, targets = _cached("recordings", key, cache_dir, build)
     return FrameDataset(frames, targets, binning, n_classes=int(targets.max()) + 1)
 

@@ -94,3 +94,20 @@ def test_split_is_seeded_and_disjoint(nmnist_train_dir):
 def test_dvs_gesture_without_files_is_a_user_error(tmp_path):
     with pytest.raises(ds.DatasetError, match="ibmGestureTrain is missing"):
         ds.dvs_gesture(tmp_path, train=True)
+
+
+def test_labelled_recording_offsets_shift_each_window(recordings_dir, tmp_path):
+    src = recordings_dir / "aedat4" / "dvs128-redpob-2024_06_13_16_16_25.aedat4"
+    shutil.copy(src, tmp_path / "walk.aedat4")
+    t0 = 1718320899149165
+    (tmp_path / "walk_labels.csv").write_text(f"class,startTime_usec,endTime_usec\n3,{t0},{t0 + 1_000_000}\n")
+    offsets = (-500_000, 0, 250_000)
+    data = ds.labelled_recordings(tmp_path, ds.Binning(100_000, 10, 128, 128), offsets_us=offsets)
+    assert len(data) == 3 and {data[i][1] for i in range(3)} == {2}
+    t = read(src)["t"]
+    for i, offset in enumerate(offsets):
+        start = t0 + offset
+        inside = (t >= start) & (t < start + 1_000_000)
+        assert int(data.frames[i].sum()) == int(inside.sum()) > 0
+    before = (t >= t0 - 500_000) & (t < t0 - 400_000)
+    assert int(data.frames[0, 0].sum()) == int(before.sum())  # first step of the earliest window
