@@ -5,8 +5,10 @@ classes), loaded with ``torch.load(weights_only=True)``, so opening one runs
 no code. Keys: ``format`` (``"evstream.nn"``), ``version`` (1), ``config``
 (what :func:`evstream.nn.zoo.build` needs: architecture, neuron kind and its
 hyperparameters, input geometry ``(C, H, W)``), ``state_dict``, ``binning``
-(the frame settings the network was trained with, e.g. ``{"window_us": 10000}``)
-and ``class_names``.
+(the frame settings the network was trained with, e.g. ``{"window_us": 10000}``),
+``class_names`` and ``training`` (facts written by the trainer: rule, epochs,
+dataset, metrics; empty for a network saved by hand). Files are written
+atomically (a temporary file renamed into place).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class Checkpoint:
     net: SpikingNet
     binning: dict[str, Any] = field(default_factory=dict)
     class_names: list[str] = field(default_factory=list)
+    training: dict[str, Any] = field(default_factory=dict)
 
     @property
     def in_shape(self) -> tuple[int, int, int]:
@@ -46,13 +49,16 @@ class Checkpoint:
 
 
 def save(path: str | Path, net: SpikingNet, binning: dict[str, Any] | None = None,
-         class_names: list[str] | None = None) -> Path:
+         class_names: list[str] | None = None, training: dict[str, Any] | None = None) -> Path:
     """Write ``net`` (weights and ``net.config``) with its binning settings to ``path``."""
     path = Path(path)
-    payload = {"format": FORMAT, "version": VERSION, "config": net.config,
+    payload = {"format": FORMAT, "version": VERSION, "config": dict(net.config),
                "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()},
-               "binning": dict(binning or {}), "class_names": list(class_names or [])}
-    torch.save(payload, path)
+               "binning": dict(binning or {}), "class_names": list(class_names or []),
+               "training": dict(training or {})}
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(path)
     return path
 
 
@@ -78,4 +84,4 @@ def load(path: str | Path, map_location: str | torch.device = "cpu") -> Checkpoi
         raise CheckpointError(f"{path}: checkpoint does not match its architecture ({exc})".split("\n")[0]) from exc
     net.eval()
     net.reset()
-    return Checkpoint(net.to(map_location), payload["binning"], payload["class_names"])
+    return Checkpoint(net.to(map_location), payload["binning"], payload["class_names"], payload.get("training", {}))

@@ -9,6 +9,7 @@ import torch
 
 from evstream.cli.main import main
 from evstream.learning.checkpoint import load_model, state_path
+from evstream.nn import checkpoint as nn_checkpoint
 from evstream.learning.networks import STLLRCell, current_rule, use_rule
 from evstream.learning.trainer import lr_factor, shift_batch
 from evstream.nn.zoo import build
@@ -32,6 +33,8 @@ def test_train_resume_and_eval_on_real_samples(rule, feedback, nmnist_train_dir,
     net, facts = load_model(out)
     assert facts["rule"] == rule and facts["binning"]["steps"] == 4 and facts["epochs"] == 2
     assert not any(isinstance(m, STLLRCell) for m in net.modules())
+    saved = nn_checkpoint.load(out)     # the same file serves graph nodes and the gesture app
+    assert saved.binning["window_us"] == facts["binning"]["window_us"] and saved.training["rule"] == rule
     assert main(["eval", "--model", str(out), "--data", str(nmnist_train_dir), "--json",
                  "--cache", str(tmp_path / "cache")]) == 0
     result = json.loads(capsys.readouterr().out)
@@ -54,7 +57,7 @@ def test_cli_user_errors_are_one_line(tmp_path, capsys):
     assert "none.pt" in err and len(err.strip().splitlines()) == 1
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     assert main(["eval", "--model", str(tmp_path / "junk.pt"), "--data", str(tmp_path)]) == 2
-    assert "not an evstream model checkpoint" in capsys.readouterr().err
+    assert "junk.pt: not a readable checkpoint" in capsys.readouterr().err
     assert main(["train", "nmnist", "--data", str(tmp_path / "nope"), "--model", "nmnist-mlp",
                  "--out", str(tmp_path / "x.pt"), "--no-cache"]) == 2
     assert "not a folder" in capsys.readouterr().err
