@@ -83,7 +83,7 @@ def build_graph(opts: GestureOptions, view: Any = None) -> AppGraph:
     nets = [GestureNet(opts.model, opts.backend, opts.layer) for _ in range(2)]
     net = nets[0]
     binning = net.ckpt.binning
-    horizon = opts.horizon or int(binning.get("steps", 20))
+    horizon = opts.horizon or int(binning.get("horizon", binning.get("steps", 20)))
     window_us = opts.window_us or int(binning.get("window_us", 50_000))
     if window_us <= 0:
         raise UserError(f"--window-us {window_us}: the bin width must be positive, µs")

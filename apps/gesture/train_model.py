@@ -51,6 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--window-us", type=int, default=50_000, help="bin width, µs (default 50000)")
     p.add_argument("--steps", type=int, default=20, help="bins per training sample (default 20 = 1 s)")
     p.add_argument("--downsample", type=int, default=4, help="128x128 -> 32x32 by default")
+    p.add_argument("--offsets-ms", type=int, nargs="+", default=[0], metavar="MS",
+                   help="training windows start at each labelled start plus each of these offsets, ms "
+                        "(e.g. -400 -200 0 200 400: the phases at which the app's network copies are reset; "
+                        "default 0; recordings only, validation and held-out samples start at the gesture)")
+    p.add_argument("--horizon", type=int, default=None,
+                   help="frames a network copy of the app runs between resets, stored in the model "
+                        "(default: --steps; choose it on held-out recordings with `evstream gesture --horizon`)")
     p.add_argument("--epochs", type=int, default=12)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--lr", type=float, default=5e-3)
@@ -63,13 +70,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _datasets(args: argparse.Namespace, binning: Any) -> tuple[Any, Any, Any]:
     """``(train, validation, held-out or None)`` frame datasets (held-out: every sample of ``--heldout``)."""
+    from torch.utils.data import Subset
+
     from evstream.learning import datasets as ds
 
     cache = ds.default_cache_dir()
     if args.dataset == "dvsgesture":
         train_set, val_set = ds.dvs_gesture(args.data, True, binning, cache), ds.dvs_gesture(args.data, False, binning, cache)
     else:
+        offsets = [ms * 1000 for ms in args.offsets_ms]
         train_set, val_set = ds.split(ds.labelled_recordings(args.data, binning, cache), args.val_fraction, args.seed)
+        if offsets != [0]:  # the same split of the gestures, each training one at every offset
+            shifted = ds.labelled_recordings(args.data, binning, cache, offsets_us=offsets)
+            train_set = Subset(shifted, [i * len(offsets) + k for i in train_set.indices for k in range(len(offsets))])
     heldout = ds.labelled_recordings(args.heldout, binning, cache) if args.heldout else None
     return train_set, val_set, heldout
 
@@ -108,12 +121,14 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
                       on_epoch=lambda r: print(" ".join(f"{k}={v:.4g}" for k, v in r.items()), file=sys.stderr))
     scored = evaluate(net, heldout, device=device) if heldout is not None else None
     saved = {"window_us": binning.window_us, "downsample": binning.downsample, "width": binning.width,
-             "height": binning.height, "representation": "count", "steps": binning.steps}
+             "height": binning.height, "representation": "count", "steps": binning.steps,
+             "horizon": args.horizon or binning.steps}
     checkpoint.save(out, net.cpu(), binning=saved, class_names=list(GESTURES))
     last = metrics["epochs"][-1]
     result = {
         "model": str(out), "architecture": net.config, "rule": args.rule, "binning": saved, "init": args.init,
-        "train_steps": binning.steps, "train_data": str(args.data), "epochs": len(metrics["epochs"]),
+        "train_steps": binning.steps, "train_offsets_ms": args.offsets_ms, "train_data": str(args.data),
+        "epochs": len(metrics["epochs"]),
         "train_seconds": round(time.perf_counter() - t0), "train_accuracy": last["train_accuracy"],
         "val_accuracy": last.get("val_accuracy"), "val_samples": last.get("val_samples"),
         "heldout_accuracy": scored["accuracy"] if scored else None,

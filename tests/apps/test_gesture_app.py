@@ -64,8 +64,6 @@ def demo_run() -> tuple[dict, str]:
     return report, out.getvalue()
 
 
-@pytest.mark.xfail(strict=True, reason="the shipped model recognises fewer than 90 % of the segments "
-                   "(see apps/gesture/README.md); strict: remove this mark once a model reaches the goal")
 def test_printed_gestures_match_the_label_file(demo_run: tuple[dict, str]) -> None:
     report, text = demo_run
     changes = _printed_timeline(text)
