@@ -212,3 +212,16 @@ def test_display_without_qt_runs_headless_with_a_hint(monkeypatch: pytest.Monkey
     monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
     if sys.platform.startswith("linux"):
         assert want_viewer("auto", hint) is False and hint.getvalue().count("\n") == 1  # no display: no hint
+
+
+def test_horizon_comes_from_the_model_then_its_training_sequence(tmp_path: Path) -> None:
+    from evstream.nn import checkpoint
+
+    ckpt = checkpoint.load(DEFAULT_MODEL)
+    opts = dict(source=str(DEFAULT_RECORDING), out=io.StringIO())
+    without_horizon = {k: v for k, v in ckpt.binning.items() if k != "horizon"}
+    for binning, expected in (({**ckpt.binning, "horizon": 6}, 6), ({**without_horizon, "steps": 14}, 14)):
+        path = tmp_path / f"h{expected}.pt"
+        checkpoint.save(path, ckpt.net, binning=binning, class_names=list(ckpt.class_names))
+        assert build_graph(GestureOptions(model=str(path), **opts)).classify.vote.horizon == expected
+        assert build_graph(GestureOptions(model=str(path), horizon=8, **opts)).classify.vote.horizon == 8
