@@ -46,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--speed", type=float, default=1.0, help="playback speed of a recording (1 = real time, 0 = unpaced)")
     parser.add_argument("--loop", action="store_true", help="replay the recording forever")
     parser.add_argument("--horizon", type=int, default=None,
-                        help="frames a network copy runs before its reset (default: the model's training sequence)")
+                        help="frames a network copy runs before its reset (default: the model's horizon, else its training sequence)")
     parser.add_argument("--threshold", type=float, default=0.4, help="confidence needed to show a label (default 0.4)")
     parser.add_argument("--labels", default=None, metavar="CSV", help="label file to score against")
     parser.add_argument("--seconds", type=float, default=None, help="stop after this many seconds")
