@@ -32,13 +32,13 @@ that carries time past the window end.
 from __future__ import annotations
 
 import argparse
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from evstream.bench.timing import best_of
 from evstream.errors import UserError
 
 HELP = "binners and filters (Mev/s) vs tonic and dv-processing on the same events"
@@ -65,13 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _best(fn: Callable[[], Any], repeat: int) -> float:
-    fn()  # warm-up: Numba compilation, caches
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
+    return best_of(fn, repeat)[0]
 
 
 def _stream(make: Callable[[], Any], packets: list) -> Callable[[], None]:

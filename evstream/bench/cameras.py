@@ -21,10 +21,9 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
+from evstream.bench.timing import best_of
 from evstream.errors import UserError
 
 HELP = "synthetic DVS (x real time), video-to-events (Mev/s), emulator re-cut and pace accuracy"
@@ -43,23 +42,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per case; the best counts (default 3)")
 
 
-def _best(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
-    result = fn()
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, result
-
-
 def _synthetic(args: argparse.Namespace) -> list[dict]:
     from evstream.cameras.scene import GestureScene
     from evstream.cameras.synthetic import SyntheticCamera
 
     scene = GestureScene.random(4, seed=1)
     duration = int(args.seconds * 1e6)
-    wall, n = _best(lambda: len(SyntheticCamera(scene, seed=1).record(duration)), args.repeat)
+    wall, n = best_of(lambda: len(SyntheticCamera(scene, seed=1).record(duration)), args.repeat)
     return [{"case": "synthetic-gestures", "tool": "evstream", "events": n, "wall_s": wall,
              "realtime_x": args.seconds / wall, "mev_s": n / wall / 1e6},
             {"case": "synthetic-gestures", "tool": "peer", "skipped": _NO_PEER}]
@@ -80,7 +69,7 @@ def _video(args: argparse.Namespace) -> list[dict]:
         model = DvsPixelModel(w, h, seed=2)
         return sum(len(model.step(f, i * 4000)) for i, f in enumerate(frames))
 
-    wall, n = _best(run, args.repeat)
+    wall, n = best_of(run, args.repeat)
     return [{"case": "video-to-events", "tool": "evstream", "events": n, "wall_s": wall,
              "frames_s": len(frames) / wall, "mev_s": n / wall / 1e6, "mpix_s": len(frames) * w * h / wall / 1e6},
             {"case": "video-to-events", "tool": "peer", "skipped": _NO_PEER}]
@@ -97,7 +86,7 @@ def _emulator(args: argparse.Namespace) -> list[dict]:
         packets = list(CameraEmulator(recording.packets, 1000, speed=0).packets())
         return sum(len(p) for p in packets), len(packets)
 
-    wall, (n, n_packets) = _best(recut, args.repeat)
+    wall, (n, n_packets) = best_of(recut, args.repeat)
     rows = [{"case": "emulator-recut", "tool": "evstream", "events": n, "wall_s": wall, "mev_s": n / wall / 1e6,
              "packets_s": n_packets / wall},
             {"case": "emulator-recut", "tool": "peer", "skipped": _NO_PEER}]

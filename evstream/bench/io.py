@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from evstream.bench.timing import best_of
+
 HELP = "decode speed per format: evstream vs faery, expelliarmus, dv-processing, aedat, tonic"
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "recordings"
@@ -179,13 +181,9 @@ PEERS: dict[str, list[tuple[str, str, Callable[[Path], int]]]] = {
 
 
 def _time(fn: Callable[[Path], int], path: Path, repeat: int) -> tuple[int, float]:
-    best = float("inf")
-    n = 0
-    for _ in range(max(1, repeat)):
-        t0 = time.perf_counter()
-        n = fn(path)
-        best = min(best, time.perf_counter() - t0)
-    return n, best
+    """``(events decoded, best seconds)`` of ``fn(path)``, no warm-up call (files are big)."""
+    seconds, n = best_of(lambda: fn(path), repeat, warm_up=False)
+    return n, seconds
 
 
 def _installed(module: str) -> bool:

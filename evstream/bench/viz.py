@@ -4,11 +4,12 @@ against plain numpy fancy-index assignment, and the cost of one view snapshot.""
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from evstream.bench.timing import best_of
 
 HELP = "viewer: events folded per second (Numba kernel vs numpy indexing), snapshot time per view frame"
 
@@ -28,15 +29,6 @@ def _events(path: str, n: int) -> np.ndarray:
     data = read(path)
     events = getattr(data, "events", data)
     return np.resize(events, n) if len(events) else events
-
-
-def _best(fn: Any, repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def run(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -60,8 +52,8 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
             last_t[p["y"], p["x"]] = p["t"]
             last_p[p["y"], p["x"]] = p["p"]
 
-    t_ours, t_peer = _best(ours, args.repeat), _best(peer, args.repeat)
-    snap = _best(state.snapshot, max(args.repeat, 10))
+    t_ours, t_peer = best_of(ours, args.repeat, warm_up=False)[0], best_of(peer, args.repeat, warm_up=False)[0]
+    snap = best_of(state.snapshot, max(args.repeat, 10), warm_up=False)[0]
     n = len(events)
     return [
         {"case": "fold events", "tool": "evstream", "events": n, "mev_s": round(n / t_ours / 1e6, 2),
