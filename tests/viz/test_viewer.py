@@ -149,3 +149,24 @@ def test_fold_kernel_matches_numpy_on_real_events() -> None:
     ref_p[events["y"], events["x"]] = events["p"]
     np.testing.assert_array_equal(last_t, ref_t)
     np.testing.assert_array_equal(last_p, ref_p)
+
+
+def test_closing_the_window_stops_a_live_graph_and_returns_its_stats(qt) -> None:  # noqa: ANN001
+    import threading
+    import time
+
+    from evstream.graph import Graph
+    from evstream.graph.registry import get
+    from evstream.viz.nodes import ViewNode
+    from evstream.viz.window import show
+
+    g = Graph()
+    src = g.add(get("io.replay")("src", path=REC, speed=1.0))  # 17.7 s of real time
+    view = g.add(ViewNode("view", fps=20.0), input={"events": src}, queue=64)
+    t0 = time.perf_counter()
+    stats = show(g, view, max_seconds=1.5)
+    assert time.perf_counter() - t0 < 6.0
+    assert stats["stopped"] == "window closed"
+    assert 0 < stats["nodes"]["src"]["events_out"] < len(_recording_events(2**62))
+    assert view.state.events_in == stats["nodes"]["src"]["events_out"]   # nothing read was lost
+    assert not [t for t in threading.enumerate() if t.name.startswith("evstream:")]
