@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-import evstream.io as eio
 from evstream.cli.main import main
 from tests.conftest import RECORDINGS, _manifest
 
