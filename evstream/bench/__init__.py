@@ -8,4 +8,4 @@ means evstream is faster). A peer that is not installed gives a row with
 ``"skipped": "<why>"`` instead of figures, never an error.
 """
 
-BENCHES: tuple[str, ...] = ("graph", "io", "binning", "neurons", "learning", "zmq", "cameras", "viz", "soak")
+BENCHES: tuple[str, ...] = ("graph", "io", "binning", "neurons", "learning", "zmq", "cameras", "viz", "fanout", "soak")

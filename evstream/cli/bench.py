@@ -8,7 +8,7 @@ import json
 from evstream.bench import BENCHES
 from evstream.errors import UserError
 
-HELP = "benchmark evstream against peers (graph, io, binning, neurons, learning, zmq, cameras)"
+HELP = "benchmark evstream against peers (graph, io, binning, neurons, learning, zmq, cameras, viz, fanout, soak)"
 DESCRIPTION = """Benchmark a hot path of evstream and its peers on the same data in the same run.
 
 Each row is one measurement; `ratio` is evstream's speed over the peer's
