@@ -25,6 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("output", help="file to write (overwritten)")
     parser.add_argument("--format", help="output format: aedat4, evt2, evt3, hdf5, npy, npz, csv (default: from the extension)")
     parser.add_argument("--in-format", help="input format, for headerless data (default: detected)")
+    parser.add_argument("--backend", choices=("evstream", "metavision"), default="evstream",
+                        help="decoder: evstream's own (default, exact) or the Metavision SDK for Prophesee files")
     parser.add_argument("--width", type=int, help="sensor width in pixels (overrides the input header)")
     parser.add_argument("--height", type=int, help="sensor height in pixels (overrides the input header)")
     parser.add_argument("--start", type=int, help="first µs to keep (from the first event; see --absolute)")
@@ -43,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from evstream.io.errors import warnings_to_stderr
 
     with warnings_to_stderr("convert"):
-        rec = eio.open(args.input, format=args.in_format, width=args.width, height=args.height)
+        rec = eio.open(args.input, backend=args.backend, format=args.in_format, width=args.width, height=args.height)
         if args.start is not None or args.end is not None:
             base = 0 if args.absolute else (rec.first_time() or 0)
             rec.start_us = None if args.start is None else base + args.start

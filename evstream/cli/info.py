@@ -21,6 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", help="recording (AEDAT 2/3.1/4, RAW EVT 2/2.1/3, DAT, .bin, .npy/.npz, CSV, HDF5)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--format", help="force the format instead of detecting it (e.g. evt3 for a headerless dump)")
+    parser.add_argument("--backend", choices=("evstream", "metavision"), default="evstream",
+                        help="decoder: evstream's own (default, exact) or the Metavision SDK for Prophesee files")
     parser.add_argument("--width", type=int, help="sensor width in pixels (overrides the header)")
     parser.add_argument("--height", type=int, help="sensor height in pixels (overrides the header)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
@@ -50,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from evstream.io.summary import summarize
 
     with warnings_to_stderr("info"):
-        rec = eio.open(args.file, format=args.format, width=args.width, height=args.height)
+        rec = eio.open(args.file, backend=args.backend, format=args.format, width=args.width, height=args.height)
         with tqdm(total=rec.size_bytes, unit="B", unit_scale=True, disable=args.no_progress or None,
                   leave=False, desc="decoding") as bar:
             facts = summarize(rec, progress=lambda done: bar.update(done - bar.n))

@@ -20,6 +20,7 @@ from evstream.events import EventPacket, concat_events
 from evstream.io.decoder import CHUNK_BYTES, Decoder
 from evstream.io.errors import FormatError, GeometryWarning, PartialReadWarning, user_stacklevel
 from evstream.io.formats import DECODERS, HEAD_BYTES, detect, open_writer
+from evstream.io.metavision import MetavisionDecoder, check_backend
 from evstream.io.packetize import packets_by_count, packets_by_window
 
 __all__ = ["DEFAULT_PACKET_EVENTS", "Recording", "open", "read", "write"]
@@ -41,7 +42,7 @@ class Recording:
     def __init__(self, path: str | Path, *, format: str | None = None, width: int | None = None,
                  height: int | None = None, packet_events: int | None = None, window_us: int | None = None,
                  start_us: int | None = None, end_us: int | None = None, stream: int | str | None = None,
-                 chunk_bytes: int = CHUNK_BYTES) -> None:
+                 chunk_bytes: int = CHUNK_BYTES, backend: str = "evstream") -> None:
         self.path = Path(path)
         if (width is None) != (height is None):
             raise FormatError(self.path, "give both width and height (pixels) or neither")
@@ -75,7 +76,11 @@ class Recording:
         elif format not in DECODERS:
             raise FormatError(self.path, f"unknown format {format!r} (known: {', '.join(DECODERS)})")
         self.format = format
-        if format in ("evt2", "evt21", "evt3"):
+        check_backend(backend, format, self.path)
+        self._decoder_class = MetavisionDecoder if backend == "metavision" else DECODERS[format]
+        if backend == "metavision":
+            self._options["format"] = format
+        elif format in ("evt2", "evt21", "evt3"):
             self._options["encoding"] = format
         if stream is not None:
             if format != "aedat4":
@@ -173,7 +178,7 @@ class _OpenDecoder:
         rec = self.rec
         self.fh = builtins.open(rec.path, "rb")
         try:
-            self.dec = DECODERS[rec.format](rec.path, self.fh, rec.width, rec.height, rec.chunk_bytes, **rec._options)
+            self.dec = rec._decoder_class(rec.path, self.fh, rec.width, rec.height, rec.chunk_bytes, **rec._options)
         except BaseException:
             self.fh.close()
             raise
@@ -188,7 +193,8 @@ class _OpenDecoder:
 
 def open(path: str | Path, *, format: str | None = None, width: int | None = None, height: int | None = None,
          packet_events: int | None = None, window_us: int | None = None, start_us: int | None = None,
-         end_us: int | None = None, stream: int | str | None = None, chunk_bytes: int = CHUNK_BYTES) -> Recording:
+         end_us: int | None = None, stream: int | str | None = None, chunk_bytes: int = CHUNK_BYTES,
+         backend: str = "evstream") -> Recording:
     """Open an event recording for streaming; iterate it for :class:`~evstream.events.EventPacket`\\ s.
 
     Args:
@@ -202,13 +208,16 @@ def open(path: str | Path, *, format: str | None = None, width: int | None = Non
         start_us, end_us: keep only events in ``[start_us, end_us)`` µs.
         stream: AEDAT 4 only: the events stream to read (id or output name).
         chunk_bytes: bytes read from the file at a time (memory use is a few times this).
+        backend: ``"evstream"`` (default, exact) or ``"metavision"``: Prophesee files decoded
+            by the Metavision SDK when it is installed (see :mod:`evstream.io.metavision`).
 
     Raises:
         FormatError: the file is missing, empty, of an unknown format or damaged
             (damage after the first packets is raised while iterating).
     """
     return Recording(path, format=format, width=width, height=height, packet_events=packet_events,
-                     window_us=window_us, start_us=start_us, end_us=end_us, stream=stream, chunk_bytes=chunk_bytes)
+                     window_us=window_us, start_us=start_us, end_us=end_us, stream=stream, chunk_bytes=chunk_bytes,
+                     backend=backend)
 
 
 def read(path: str | Path, **options: Any) -> np.ndarray:
