@@ -25,6 +25,7 @@ BUILTIN_MODULES: dict[str, str] = {
     "nn": "evstream.nn.nodes",
     "learning": "evstream.learning.nodes",
     "transport": "evstream.transport.nodes",
+    "fanout": "evstream.transport.fanout_nodes",
     "cameras": "evstream.cameras.nodes",
     "viz": "evstream.viz.nodes",
     "tonic": "evstream.binning.tonic_nodes",
