@@ -19,15 +19,16 @@ import numpy as np
 
 from evstream.events import EVENT_DTYPE
 from evstream.io import aedat_kernels as ak
+from evstream.io import time32_kernels as tk
 from evstream.io.decoder import CHUNK_BYTES, Decoder, decode_chunks, read_text_header
 
 __all__ = ["Aedat2Decoder", "Aedat3Decoder", "chip_geometry"]
 
 CHIPS = (
-    (re.compile(r"dvs128", re.I), ak.AEDAT2_DVS128, (128, 128)),
-    (re.compile(r"davis240", re.I), ak.AEDAT2_DAVIS, (240, 180)),
-    (re.compile(r"davis346", re.I), ak.AEDAT2_DAVIS, (346, 260)),
-    (re.compile(r"davis640", re.I), ak.AEDAT2_DAVIS, (640, 480)),
+    (re.compile(r"dvs128", re.I), tk.AEDAT2_DVS128, (128, 128)),
+    (re.compile(r"davis240", re.I), tk.AEDAT2_DAVIS, (240, 180)),
+    (re.compile(r"davis346", re.I), tk.AEDAT2_DAVIS, (346, 260)),
+    (re.compile(r"davis640", re.I), tk.AEDAT2_DAVIS, (640, 480)),
 )
 """Chip class / device name -> (AEDAT 2 address layout, sensor size in pixels)."""
 
@@ -62,12 +63,12 @@ class Aedat2Decoder(Decoder):
         if width is None and height is None:
             self.width, self.height = size
         self.metadata = {"chip": chip or "(none: DVS128 assumed)", "data_offset": self.data_offset,
-                         "layout": "DVS128" if self.layout == ak.AEDAT2_DVS128 else "DAVIS"}
+                         "layout": "DVS128" if self.layout == tk.AEDAT2_DVS128 else "DAVIS"}
 
     def blocks(self) -> Iterator[np.ndarray]:
-        state = np.zeros(ak.TIME32_STATE, np.int64)
+        state = np.zeros(tk.TIME32_STATE, np.int64)
         w, h = self.width or 128, self.height or 128
-        yield from decode_chunks(self, self.data_offset, "<u4", 2, ak.decode_aedat2,
+        yield from decode_chunks(self, self.data_offset, "<u8", 1, tk.decode_time32,
                                  (state, self.layout, w, h), 1.0, "record")
         self.dropped = int(state[3])
 
@@ -107,7 +108,7 @@ class Aedat3Decoder(Decoder):
         fh = self.fh
         fh.seek(self.data_offset)
         offset = self.data_offset
-        state = np.zeros(ak.TIME32_STATE, np.int64)
+        state = np.zeros(tk.TIME32_STATE, np.int64)
         w, h = self.limits
         file_size = fh.seek(0, 2)
         fh.seek(self.data_offset)

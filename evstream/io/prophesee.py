@@ -18,6 +18,7 @@ from typing import BinaryIO
 import numpy as np
 
 from evstream.io import prophesee_kernels as pk
+from evstream.io import time32_kernels as tk
 from evstream.io.decoder import CHUNK_BYTES, Decoder, decode_chunks, read_text_header
 from evstream.io.errors import WriteError
 from evstream.io.writer import EventWriter
@@ -117,11 +118,11 @@ class RawDecoder(Decoder):
         w, h = self.limits
         if self.encoding == "evt2":
             state = np.zeros(pk.EVT2_STATE, np.int64)
-            it = decode_chunks(self, self.data_offset, "<u4", 1, pk.decode_evt2, (state, w, h), 1.0)
+            it = decode_chunks(self, self.data_offset, "<u4", 1, pk.decode_evt2, (state, w, h, False), 1.0)
         elif self.encoding == "evt21":
             state = np.zeros(pk.EVT2_STATE, np.int64)
             legacy = _format_options(self.header).get("endianness", "").lower() == "legacy"
-            it = decode_chunks(self, self.data_offset, "<u8", 1, pk.decode_evt21, (state, w, h, legacy), 4.0)
+            it = decode_chunks(self, self.data_offset, "<u8", 1, pk.decode_evt2, (state, w, h, legacy), 4.0)
         else:
             state = np.zeros(pk.EVT3_STATE, np.int64)
             it = decode_chunks(self, self.data_offset, "<u2", 1, pk.decode_evt3, (state, w, h), 1.0)
@@ -168,8 +169,9 @@ class DatDecoder(Decoder):
             self.warn_partial("the file ends before the event type and size bytes", self.data_offset)
             return
         w, h = self.limits
-        state = np.zeros(pk.DAT_STATE, np.int64)
-        yield from decode_chunks(self, self.data_offset, "<u4", 2, pk.decode_dat, (state, w, h, self.version),
+        state = np.zeros(tk.TIME32_STATE, np.int64)
+        layout = tk.DAT_V1 if self.version == 1 else tk.DAT_V2
+        yield from decode_chunks(self, self.data_offset, "<u8", 1, tk.decode_time32, (state, layout, w, h),
                                  1.0, "record")
         self.dropped = int(state[3])
 

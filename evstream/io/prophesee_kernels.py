@@ -1,10 +1,10 @@
-"""Numba kernels that decode and encode Prophesee EVT 2.0, EVT 2.1, EVT 3.0 and DAT data.
+"""Numba kernels that decode and encode Prophesee EVT 2.0, EVT 2.1 and EVT 3.0 data (DAT records are
+decoded by :mod:`evstream.io.time32_kernels`).
 
 Conventions shared by every decoder here (and in :mod:`evstream.io.aedat_kernels`):
 
 * Output goes to ``out``, the flat int64 view (shape ``(2 * capacity,)``) of an
-  :data:`evstream.events.EVENT_DTYPE` array: ``out[2i]`` is event i's ``t`` (µs),
-  ``out[2i + 1]`` packs ``x | y << 16 | p << 32`` (the pad bytes stay zero).
+  :data:`evstream.events.EVENT_DTYPE` array (see :mod:`evstream.io.packed_events`).
 * Decoder state lives in a small int64 array owned by the caller, so decoding a
   file chunk by chunk gives exactly the events of decoding it at once.
 * A kernel stops when ``out`` could overflow and returns ``(n_events, next_word)``;
@@ -20,30 +20,19 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from evstream.io.packed_events import emit, pack
+
 EVT2_STATE = 4
 """EVT 2.0 / 2.1 state: [time-high in µs incl. loops, have time-high, last t, dropped events]."""
 EVT3_STATE = 10
 """EVT 3.0 state: [y, have time-high, time-high, time-low, loops, vector base x, vector polarity,
 row is CD, time register µs, dropped events]."""
-DAT_STATE = 4
-"""DAT / wrapping 32-bit time state: [previous raw t, loops, last t, dropped events]."""
 
 EVT2_MAX_TIME_HIGH_US = ((1 << 28) - 1) << 6
 EVT2_LOOP_US = 1 << 34
 EVT3_LOOP_US = 1 << 24
-
-
-@njit(cache=True, nogil=True)
-def _pack(x: int, y: int, p: int) -> int:
-    return x | (y << 16) | (p << 32)
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _emit(out: np.ndarray, n: int, t: int, packed: int) -> None:
-    """Store event ``n``; unsigned indices spare Numba's negative-index wraparound code."""
-    k = np.uint64(2 * n)
-    out[k] = t
-    out[k + np.uint64(1)] = packed
+EVT3_PLAIN_TYPES = (1 << 0x0) | (1 << 0x2) | (1 << 0x6)
+"""EVT 3.0 word types decoded without branches: ADDR_Y, ADDR_X, TIME_LOW (the bulk of a stream)."""
 
 
 @njit(cache=True, nogil=True)
@@ -57,93 +46,102 @@ def _evt2_time_high(th_us: int, have: int, new_us: int) -> int:
 
 
 @njit(cache=True, nogil=True)
-def decode_evt2(words: np.ndarray, start: int, out: np.ndarray, state: np.ndarray,
-                width: int, height: int) -> tuple[int, int]:
-    """Decode EVT 2.0 32-bit words (uint32, shape (n,)) from ``words[start:]`` into ``out``.
-
-    CD events before the first TIME_HIGH have no time base and are skipped (OpenEB).
-    Returns ``(n_events, next_word)``.
-    """
-    th = state[0]
-    have = state[1]
-    last_t = state[2]
-    dropped = state[3]
-    cap = out.shape[0] // 2
-    n = 0
-    i = start
-    nw = words.shape[0]
-    while i < nw and n < cap:
-        w = np.int64(words[np.uint64(i)])
-        typ = w >> 28
-        if typ <= 1:
-            if have:
-                x = (w >> 11) & 0x7FF
-                y = w & 0x7FF
-                if x < width and y < height:
-                    t = th + ((w >> 22) & 0x3F)
-                    if t < last_t:
-                        t = last_t
-                    last_t = t
-                    _emit(out, n, t, _pack(x, y, typ))
-                    n += 1
-                else:
-                    dropped += 1
-        elif typ == 8:
-            th = _evt2_time_high(th, have, (w & 0xFFFFFFF) << 6)
-            have = 1
-        i += 1
-    state[0] = th
-    state[1] = have
-    state[2] = last_t
-    state[3] = dropped
-    return n, i
+def _evt2_cd_run(words: np.ndarray, limit: int) -> int:
+    """Length of the run of EVT 2.0 CD words (type 0 or 1) at the start of ``words[:limit]``."""
+    k = 1
+    while k < limit and (np.int64(words[k]) >> 28) & 0xF <= 1:
+        k += 1
+    return k
 
 
 @njit(cache=True, nogil=True)
-def decode_evt21(words: np.ndarray, start: int, out: np.ndarray, state: np.ndarray,
-                 width: int, height: int, legacy: bool) -> tuple[int, int]:
-    """Decode EVT 2.1 64-bit words (uint64, shape (n,)) from ``words[start:]`` into ``out``.
+def _evt2_plain_run(words: np.ndarray, first_t: int, last_t: int, width: int, height: int) -> bool:
+    """True when every CD word of ``words`` lies inside the sensor, the 6-bit times never step back
+    and the first time ``first_t`` (µs) is not before ``last_t``."""
+    bad = np.int64(first_t < last_t)
+    prev = 0
+    for k in range(words.shape[0]):
+        w = np.int64(words[k])
+        low = (w >> 22) & 0x3F
+        bad |= np.int64(low < prev) | np.int64(((w >> 11) & 0x7FF) >= width) | np.int64((w & 0x7FF) >= height)
+        prev = low
+    return bad == 0
 
-    Each CD word carries a 32-bit validity mask: bit i is an event at ``x_base + i``.
-    ``legacy``: the two 32-bit halves are swapped (``endianness=legacy`` files).
+
+@njit(cache=True, nogil=True)
+def _evt2_convert_run(words: np.ndarray, out: np.ndarray, th: int) -> None:
+    """Write the EVT 2.0 CD words ``words`` as events at time ``th`` + their 6-bit time (µs) into ``out``."""
+    for k in range(words.shape[0]):
+        w = np.int64(words[k])
+        out[2 * k] = th + ((w >> 22) & 0x3F)
+        out[2 * k + 1] = pack((w >> 11) & 0x7FF, w & 0x7FF, (w >> 28) & 1)
+
+
+@njit(cache=True, nogil=True)
+def decode_evt2(words: np.ndarray, start: int, out: np.ndarray, state: np.ndarray,
+                width: int, height: int, legacy: bool = False) -> tuple[int, int]:
+    """Decode EVT 2.0 (uint32 ``words``) or EVT 2.1 (uint64 ``words``) from ``words[start:]`` into ``out``.
+
+    An EVT 2.1 word is an EVT 2.0 word in its high 32 bits plus a validity mask in
+    its low 32 bits: bit i is an event at ``x + i``. ``legacy`` (EVT 2.1 only): the
+    two halves are swapped (``endianness=legacy`` files). CD events before the first
+    TIME_HIGH have no time base and are skipped (OpenEB). A run of EVT 2.0 CD words
+    inside the sensor with non-decreasing times is converted by a vectorised loop.
     Returns ``(n_events, next_word)``.
     """
+    wide = words.itemsize == 8
+    shift = 32 if wide else 0
+    mask_bits = 0xFFFFFFFF if wide else 0
+    single = 0 if wide else 1
+    room = 32 if wide else 1
     th = state[0]
     have = state[1]
     last_t = state[2]
     dropped = state[3]
-    cap = out.shape[0] // 2 - 32
+    size = out.shape[0] // 2
     n = 0
     i = start
     nw = words.shape[0]
-    while i < nw and n <= cap:
+    while i < nw and n + room <= size:
         w = np.int64(words[np.uint64(i)])
         if legacy:
             w = ((w & 0xFFFFFFFF) << 32) | ((w >> 32) & 0xFFFFFFFF)
-        typ = (w >> 60) & 0xF
-        if typ <= 1:
-            if have:
-                t = th + ((w >> 54) & 0x3F)
-                if t < last_t:
-                    t = last_t
-                x0 = (w >> 43) & 0x7FF
-                y = (w >> 32) & 0x7FF
-                mask = w & 0xFFFFFFFF
-                b = 0
+        head = (w >> shift) & 0xFFFFFFFF
+        typ = head >> 28
+        if typ == 8:
+            th = _evt2_time_high(th, have, (head & 0xFFFFFFF) << 6)
+            have = 1
+        elif typ <= 1 and have:
+            run = 1
+            if not wide:
+                run = _evt2_cd_run(words[i:], min(nw - i, size - n))
+                if _evt2_plain_run(words[i:i + run], th + ((head >> 22) & 0x3F), last_t, width, height):
+                    _evt2_convert_run(words[i:i + run], out[2 * n:2 * (n + run)], th)
+                    n += run
+                    last_t = th + ((np.int64(words[np.uint64(i + run - 1)]) >> 22) & 0x3F)
+                    i += run
+                    continue
+            for k in range(i, i + run):
+                w = np.int64(words[np.uint64(k)])
+                if legacy:
+                    w = ((w & 0xFFFFFFFF) << 32) | ((w >> 32) & 0xFFFFFFFF)
+                head = (w >> shift) & 0xFFFFFFFF
+                t = max(th + ((head >> 22) & 0x3F), last_t)
+                x = (head >> 11) & 0x7FF
+                y = head & 0x7FF
+                mask = (w & mask_bits) | single
                 while mask != 0:
                     if mask & 1:
-                        x = x0 + b
                         if x < width and y < height:
-                            _emit(out, n, t, _pack(x, y, typ))
+                            emit(out, n, t, pack(x, y, head >> 28))
                             n += 1
                             last_t = t
                         else:
                             dropped += 1
                     mask >>= 1
-                    b += 1
-        elif typ == 8:
-            th = _evt2_time_high(th, have, ((w >> 32) & 0xFFFFFFF) << 6)
-            have = 1
+                    x += 1
+            i += run
+            continue
         i += 1
     state[0] = th
     state[1] = have
@@ -162,7 +160,9 @@ def decode_evt3(words: np.ndarray, start: int, out: np.ndarray, state: np.ndarra
     back holds the larger time). A TIME_HIGH that drops by at least half its range
     counts a loop, and a new TIME_HIGH resets TIME_LOW (OpenEB HAL rule); a TIME_LOW
     decrease never changes TIME_HIGH. Events before the first TIME_HIGH and after a
-    non-CD row (type 0x1) are skipped. Returns ``(n_events, next_word)``.
+    non-CD row (type 0x1) are skipped. ADDR_Y, ADDR_X and TIME_LOW words, whose
+    order is unpredictable, are decoded without branches: every ADDR_X is stored and
+    the event count advances only for a valid one. Returns ``(n_events, next_word)``.
     """
     y = state[0]
     have = state[1]
@@ -175,23 +175,27 @@ def decode_evt3(words: np.ndarray, start: int, out: np.ndarray, state: np.ndarra
     t = state[8]
     dropped = state[9]
     cap = out.shape[0] // 2 - 12
+    tbase = loops * EVT3_LOOP_US + (high << 12)
     n = 0
     i = start
     nw = words.shape[0]
     while i < nw and n <= cap:
         w = np.int64(words[np.uint64(i)])
         typ = w >> 12
-        if typ == 0x2:
-            if have and is_cd:
-                x = w & 0x7FF
-                if x < width and y < height:
-                    _emit(out, n, t, _pack(x, y, (w >> 11) & 1))
-                    n += 1
-                else:
-                    dropped += 1
-        elif typ == 0x0:
-            y = w & 0x7FF
-            is_cd = 1
+        i += 1
+        if (EVT3_PLAIN_TYPES >> typ) & 1:
+            v = w & 0x7FF
+            is_y = typ == 0x0
+            is_low = typ == 0x6
+            y = v if is_y else y
+            is_cd = 1 if is_y else is_cd
+            low = (w & 0xFFF) if is_low else low
+            t = max(t, tbase + low) if is_low else t
+            emit(out, n, t, pack(v, y, (w >> 11) & 1))
+            row = np.int64(typ == 0x2) & have & is_cd
+            inside = np.int64(v < width) & np.int64(y < height)
+            n += row & inside
+            dropped += row & (1 - inside)
         elif typ == 0x4 or typ == 0x5:
             nbits = 12 if typ == 0x4 else 8
             if have and is_cd:
@@ -199,7 +203,7 @@ def decode_evt3(words: np.ndarray, start: int, out: np.ndarray, state: np.ndarra
                     if (w >> b) & 1:
                         x = base_x + b
                         if x < width and y < height:
-                            _emit(out, n, t, _pack(x, y, vpol))
+                            emit(out, n, t, pack(x, y, vpol))
                             n += 1
                         else:
                             dropped += 1
@@ -207,11 +211,6 @@ def decode_evt3(words: np.ndarray, start: int, out: np.ndarray, state: np.ndarra
         elif typ == 0x3:
             base_x = w & 0x7FF
             vpol = (w >> 11) & 1
-        elif typ == 0x6:
-            low = w & 0xFFF
-            now = loops * EVT3_LOOP_US + (high << 12) + low
-            if now > t:
-                t = now
         elif typ == 0x8:
             new_high = w & 0xFFF
             if have and high >= new_high + 2048:
@@ -219,13 +218,12 @@ def decode_evt3(words: np.ndarray, start: int, out: np.ndarray, state: np.ndarra
             if new_high != high:
                 low = 0
             high = new_high
-            now = loops * EVT3_LOOP_US + (high << 12) + low
-            if now > t or not have:
-                t = now
+            tbase = loops * EVT3_LOOP_US + (high << 12)
+            if tbase + low > t or not have:
+                t = tbase + low
             have = 1
         elif typ == 0x1:
             is_cd = 0
-        i += 1
     state[0] = y
     state[1] = have
     state[2] = high
@@ -236,52 +234,6 @@ def decode_evt3(words: np.ndarray, start: int, out: np.ndarray, state: np.ndarra
     state[7] = is_cd
     state[8] = t
     state[9] = dropped
-    return n, i
-
-
-@njit(cache=True, nogil=True)
-def _unwrap32(raw: int, prev: int, loops: int, last_t: int) -> tuple[int, int]:
-    """``(t, loops)``: 64-bit time from a 32-bit µs counter (a drop of more than 2^31 from
-    ``prev`` is a wrap), never before ``last_t``."""
-    if raw < prev and prev - raw > (1 << 31):
-        loops += 1
-    t = (loops << 32) + raw
-    return (t if t > last_t else last_t), loops
-
-
-@njit(cache=True, nogil=True)
-def decode_dat(words: np.ndarray, start: int, out: np.ndarray, state: np.ndarray,
-               width: int, height: int, version: int) -> tuple[int, int]:
-    """Decode Prophesee DAT CD records (uint32 pairs ``t, packed``; ``words`` shape (2n,)).
-
-    ``version`` 2: x bits 13-0, y bits 27-14, p bit 28; version 1: x bits 8-0,
-    y bits 16-9, p bit 17. ``start`` and the returned next index count records.
-    """
-    cap = out.shape[0] // 2
-    n = 0
-    i = start
-    nrec = words.shape[0] // 2
-    prev, loops, last_t, dropped = state[0], state[1], state[2], state[3]
-    while i < nrec and n < cap:
-        packed = np.int64(words[np.uint64(2 * i + 1)])
-        if version == 1:
-            x = packed & 0x1FF
-            y = (packed >> 9) & 0xFF
-            p = (packed >> 17) & 1
-        else:
-            x = packed & 0x3FFF
-            y = (packed >> 14) & 0x3FFF
-            p = (packed >> 28) & 1
-        raw = np.int64(words[np.uint64(2 * i)])
-        last_t, loops = _unwrap32(raw, prev, loops, last_t)
-        prev = raw
-        if x < width and y < height:
-            _emit(out, n, last_t, _pack(x, y, p))
-            n += 1
-        else:
-            dropped += 1
-        i += 1
-    state[0], state[1], state[2], state[3] = prev, loops, last_t, dropped
     return n, i
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from evstream.io.prophesee_kernels import _emit, _pack
+from evstream.io.packed_events import emit, pack
 
 NMNIST_STATE = 3
 """N-MNIST state: [overflow offset µs, last t, dropped events]."""
@@ -46,7 +46,7 @@ def decode_nmnist(data: np.ndarray, start: int, out: np.ndarray, state: np.ndarr
             t = last_t
         if x < width and y < height:
             last_t = t
-            _emit(out, n, t, _pack(x, y, b2 >> 7))
+            emit(out, n, t, pack(x, y, b2 >> 7))
             n += 1
         else:
             state[2] += 1
@@ -87,7 +87,7 @@ def sanitize(events: np.ndarray, out: np.ndarray, state: np.ndarray, width: int,
             t = last_t
         last_t = t
         out[n, 0] = t
-        out[n, 1] = _pack(x, y, 1 if (xy >> 32) & 0xFF else 0)
+        out[n, 1] = pack(x, y, 1 if (xy >> 32) & 0xFF else 0)
         n += 1
     state[0] = last_t
     return n

@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 
 import evstream.io as eio
 from evstream.events import EVENT_DTYPE
-from evstream.io import aedat_kernels as ak
 from evstream.io import prophesee_kernels as pk
 from evstream.io import record_kernels as rk
+from evstream.io import time32_kernels as tk
 from tests.conftest import RECORDINGS
 from tests.io import naive_decoders as naive
 
@@ -50,11 +50,12 @@ CUTS = st.lists(st.integers(0, 1 << 30), max_size=5)
 
 
 @settings(max_examples=8, deadline=None)
-@given(cuts=CUTS, capacity=st.integers(40, 5000))
-def test_evt2_kernel_matches_reference(cuts: list[int], capacity: int) -> None:
+@given(cuts=CUTS, capacity=st.integers(40, 5000), size=st.sampled_from([(640, 480), (320, 479), (639, 240)]))
+def test_evt2_kernel_matches_reference(cuts: list[int], capacity: int, size: tuple[int, int]) -> None:
+    """Real runs of CD words (vectorised path) and, with a smaller sensor, runs with dropped pixels."""
     words = _body(RAW_EVT2, "<u4")[:30000]
-    got = run_split(pk.decode_evt2, words, cuts, capacity, np.zeros(pk.EVT2_STATE, np.int64), 640, 480)
-    assert _equal(got, naive.to_events(naive.evt2(words, 640, 480)))
+    got = run_split(pk.decode_evt2, words, cuts, capacity, np.zeros(pk.EVT2_STATE, np.int64), *size, False)
+    assert _equal(got, naive.to_events(naive.evt2(words, *size)))
 
 
 @settings(max_examples=8, deadline=None)
@@ -88,7 +89,7 @@ def test_evt3_kernel_random_words(words: list[int], cuts: list[int], capacity: i
        cuts=CUTS, capacity=st.integers(1, 64))
 def test_evt2_kernel_random_words(words: list[int], cuts: list[int], capacity: int) -> None:
     arr = np.array(words, np.uint32)
-    got = run_split(pk.decode_evt2, arr, cuts, capacity, np.zeros(pk.EVT2_STATE, np.int64), 1280, 720)
+    got = run_split(pk.decode_evt2, arr, cuts, capacity, np.zeros(pk.EVT2_STATE, np.int64), 1280, 720, False)
     assert _equal(got, naive.to_events(naive.evt2(arr, 1280, 720)))
 
 
@@ -100,7 +101,7 @@ def test_evt21_kernel_random_words(words: list[int], legacy: bool, cuts: list[in
     arr = np.array(words, np.uint64)
     if legacy:
         arr = (arr << np.uint64(32)) | (arr >> np.uint64(32))
-    got = run_split(pk.decode_evt21, arr, cuts, capacity, np.zeros(pk.EVT2_STATE, np.int64), 1280, 720, legacy)
+    got = run_split(pk.decode_evt2, arr, cuts, capacity, np.zeros(pk.EVT2_STATE, np.int64), 1280, 720, legacy)
     assert _equal(got, naive.to_events(naive.evt2(arr, 1280, 720, legacy21=legacy)))
 
 
@@ -122,19 +123,19 @@ def test_aedat2_kernels_match_reference() -> None:
                                ("davis240c-pyaedattools-IMU_translBoxes.aedat", 180)):
         path = RECORDINGS / "aedat2" / name
         data = path.read_bytes()[eio.open(path).metadata["data_offset"]:]
-        words = np.frombuffer(data[:len(data) // 8 * 8], "<u4")
-        layout = ak.AEDAT2_DVS128 if davis_height is None else ak.AEDAT2_DAVIS
+        words = np.frombuffer(data[:len(data) // 8 * 8], "<u8")
+        layout = tk.AEDAT2_DVS128 if davis_height is None else tk.AEDAT2_DAVIS
         w, h = (128, 128) if davis_height is None else (240, 180)
-        got = run_split(ak.decode_aedat2, words, [12345, 77777], 3000, np.zeros(ak.TIME32_STATE, np.int64),
-                        layout, w, h, per=2)
+        got = run_split(tk.decode_time32, words, [12345, 77777], 3000, np.zeros(tk.TIME32_STATE, np.int64),
+                        layout, w, h)
         assert _equal(got, naive.aedat2(data, davis_height))
 
 
 def test_dat_and_nmnist_kernels_match_reference() -> None:
     path = RECORDINGS / "dat/ncars-tonic-sample.dat"
     data = path.read_bytes()[eio.open(path, width=120, height=100).metadata["data_offset"]:]
-    got = run_split(pk.decode_dat, np.frombuffer(data, "<u4"), [1000], 100, np.zeros(pk.DAT_STATE, np.int64),
-                    1 << 16, 1 << 16, 2, per=2)
+    got = run_split(tk.decode_time32, np.frombuffer(data, "<u8"), [1000], 100, np.zeros(tk.TIME32_STATE, np.int64),
+                    tk.DAT_V2, 1 << 16, 1 << 16)
     assert _equal(got, naive.dat(data))
     data = (RECORDINGS / "nmnist/nmnist-tonic-sample.bin").read_bytes()
     got = run_split(rk.decode_nmnist, np.frombuffer(data, np.uint8), [2500], 777,
@@ -142,9 +143,41 @@ def test_dat_and_nmnist_kernels_match_reference() -> None:
     assert _equal(got, naive.nmnist(data))
 
 
+def _time32_records(seed: int, n: int, p_odd: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``n`` raw 32-bit times rising in small steps, with a fraction ``p_odd`` of steps back and wraps,
+    and pixel fields 0..129 (some outside a 128 x 128 sensor)."""
+    rng = np.random.default_rng(seed)
+    steps = rng.integers(0, 5, n)
+    odd = rng.random(n) < p_odd
+    steps[odd] = rng.choice([-3, -(1 << 31) - 5, 1 << 30], odd.sum())
+    t = (np.cumsum(steps) + (1 << 32) - 100) % (1 << 32)
+    return t.astype(np.uint64), rng.integers(0, 130, n), rng.integers(0, 130, n)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 1 << 30), n=st.integers(1, 3000), p_odd=st.sampled_from([0.0, 0.0005, 0.01]),
+       cuts=CUTS, capacity=st.integers(1, 2000))
+def test_time32_kernel_random_dat_and_aedat2(seed: int, n: int, p_odd: float, cuts: list[int], capacity: int) -> None:
+    """Plain blocks (vectorised path) and blocks with wraps, held times, drops and skipped records."""
+    t, x, y = _time32_records(seed, n, p_odd)
+    p = (x + y) & 1
+    dat = t | ((x.astype(np.uint64) | (y.astype(np.uint64) << np.uint64(14)) | (p.astype(np.uint64) << np.uint64(28)))
+               << np.uint64(32))
+    got = run_split(tk.decode_time32, dat.astype("<u8"), cuts, capacity, np.zeros(tk.TIME32_STATE, np.int64),
+                    tk.DAT_V2, 128, 128)
+    ref = naive.dat(dat.astype("<u8").tobytes())
+    assert _equal(got, ref[(ref["x"] < 128) & (ref["y"] < 128)])
+    special = np.random.default_rng(seed).random(n) < p_odd  # DVS128 bit 15: skipped
+    addr = (x % 128 << 1) | (y % 128 << 8) | p | (special << 15)
+    data = np.stack([addr, t]).T.astype(">u4").tobytes()
+    got = run_split(tk.decode_time32, np.frombuffer(data, "<u8"), cuts, capacity, np.zeros(tk.TIME32_STATE, np.int64),
+                    tk.AEDAT2_DVS128, 128, 128)
+    assert _equal(got, naive.aedat2(data, None))
+
+
 def test_dat_time_wrap() -> None:
-    raw = np.array([[4294967000, 5], [100, 6], [50, 7]], "<u4").ravel()
-    got = run_split(pk.decode_dat, raw, [], 10, np.zeros(pk.DAT_STATE, np.int64), 100, 100, 2, per=2)
+    raw = np.array([[4294967000, 5], [100, 6], [50, 7]], "<u4").ravel().view("<u8")
+    got = run_split(tk.decode_time32, raw, [], 10, np.zeros(tk.TIME32_STATE, np.int64), tk.DAT_V2, 100, 100)
     assert got["t"].tolist() == [4294967000, (1 << 32) + 100, (1 << 32) + 100]
 
 
