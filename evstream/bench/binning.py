@@ -9,6 +9,10 @@ peer on the same events in the same run (best of ``--repeat``):
   By default the recording is one packet, like the peers' whole-array calls;
   ``--packet-us`` cuts it into packets of that length instead (dv-processing
   then gets the same packets), which adds the per-packet cost of a live stream.
+  Count frames without ``--packet-us`` are timed as users of the Python API get
+  them: the binner called on the whole array (what ``to_frames`` does) returns
+  one numpy array ``(N, 2, H, W)``, like tonic's ``ToFrame`` (whose int16
+  frames make the int16 row the like-for-like one).
 * tonic runs its transform on the whole array (``ToFrame``, ``ToVoxelGrid``,
   ``ToTimesurface``, ``Denoise``, ...). tonic's per-event Python loops
   (Denoise, RefractoryPeriod, Decimation) and its time surface run on the first
@@ -136,13 +140,16 @@ def run(args: argparse.Namespace) -> list[dict]:
         config = b.FrameConfig(width=w, height=h, window_us=window, representation=representation, **extra)
         return lambda: b.make_binner(config)
 
-    if case("count"):
-        rows += _rows(f"count frames {window} µs", len(events), _best(_stream(frames("count"), packets), r), "tonic",
-                      _best(lambda: tt.ToFrame(sensor_size=(w, h, 2), time_window=window)(sample), r))
-    if case("count-int16"):
-        rows += _rows(f"count frames {window} µs int16", len(events),
-                      _best(_stream(frames("count", dtype="int16"), packets), r), "tonic",
-                      _best(lambda: tt.ToFrame(sensor_size=(w, h, 2), time_window=window)(sample), r))
+    def count_frames(dtype: str) -> Callable[[], Any]:
+        if args.packet_us > 0:
+            return _stream(frames("count", dtype=dtype), packets)
+        config = b.FrameConfig(width=w, height=h, window_us=window, dtype=dtype)
+        return lambda: b.make_binner(config)(events)
+
+    for name, dtype in (("count", "float32"), ("count-int16", "int16")):
+        if case(name):
+            rows += _rows(f"count frames {window} µs {dtype}", len(events), _best(count_frames(dtype), r), "tonic",
+                          _best(lambda: tt.ToFrame(sensor_size=(w, h, 2), time_window=window)(sample), r))
     if case("voxel"):
         rows += _rows("voxel grid, whole recording, 10 bins", len(events),
                       _best(lambda: b.to_voxel_grid(events, width=w, height=h, n_time_bins=10), r), "tonic",

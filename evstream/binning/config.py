@@ -53,8 +53,12 @@ class FrameConfig:
             additive representation (count, signed, binary, rate).
         origin_us: time of edge 0 in µs; edges are absolute, so frames of two
             streams (or two runs) with the same origin line up.
-        event_count: if set, windows hold this many events instead (time is
-            then only reported, not used for cutting; count, signed and binary).
+        event_count: if set, windows hold this many events instead (count,
+            signed and binary); time is then only reported, not used for cutting,
+            unless ``timeout_us`` is set.
+        timeout_us: event-count windows only: a frame also closes, with fewer
+            events, once the stream (an event or a clock tick) reaches its first
+            event's time + ``timeout_us`` µs, so a quiet scene still gives frames.
 
     Representations (``C`` channels):
         count: ``(2, H, W)`` events per polarity (channel 0 OFF, 1 ON).
@@ -82,6 +86,7 @@ class FrameConfig:
     stride_us: int | None = None
     origin_us: int = 0
     event_count: int | None = None
+    timeout_us: int | None = None
     representation: str = "count"
     n_time_bins: int = 5
     tau_us: float = 10_000.0
@@ -101,6 +106,11 @@ class FrameConfig:
             raise BinningError(f"origin_us must be an integer time in µs (got {self.origin_us!r})")
         if self.event_count is not None:
             _positive_int("event_count", self.event_count)
+        if self.timeout_us is not None:
+            _positive_int("timeout_us", self.timeout_us)
+            if self.event_count is None:
+                raise BinningError("timeout_us applies to event-count windows only: set event_count or drop "
+                                   "timeout_us")
         _positive_int("n_time_bins", self.n_time_bins)
         _positive_int("downsample", self.downsample)
         _positive_int("max_frames", self.max_frames)

@@ -41,10 +41,12 @@ from evstream.binning import _kernels
 from evstream.binning.config import BinningError, FrameConfig
 from evstream.binning.representations import Accumulated, Representation, make_representation
 from evstream.binning.tonic_interop import TonicTransform
-from evstream.events import EventPacket
+from evstream.events import EventPacket, empty_events
 from evstream.packets import FramePacket
 
 __all__ = ["CountBinner", "FrameBinner", "SlidingBinner", "TimeBinner", "make_binner"]
+
+_NO_EVENTS = empty_events()
 
 
 class FrameBinner(TonicTransform):
@@ -75,15 +77,16 @@ class FrameBinner(TonicTransform):
         """Forget the stream (a new stream may start at any time)."""
         self._seq = 0
 
-    def allocate(self, n: int) -> tuple[object, np.ndarray]:
-        """Zeroed frames ``(n, C, H, W)``: ``(container, numpy view of the same memory)``."""
+    def allocate(self, n: int, zeroed: bool = True) -> tuple[object, np.ndarray]:
+        """Frames ``(n, C, H, W)``, zeroed or uninitialised: ``(container, numpy view of the same memory)``."""
         shape = (n, *self.config.frame_shape)
         if self.config.output == "torch":
             import torch
 
-            tensor = torch.zeros(shape, dtype=getattr(torch, self.frame_dtype.name), pin_memory=self.config.pin_memory)
+            make = torch.zeros if zeroed else torch.empty
+            tensor = make(shape, dtype=getattr(torch, self.frame_dtype.name), pin_memory=self.config.pin_memory)
             return tensor, tensor.numpy()
-        array = np.zeros(shape, dtype=self.frame_dtype)
+        array = (np.zeros if zeroed else np.empty)(shape, dtype=self.frame_dtype)
         return array, array
 
     def _packet(self, data: object, t_start: np.ndarray, t_end: np.ndarray) -> FramePacket:
@@ -94,6 +97,8 @@ class FrameBinner(TonicTransform):
     def _tonic_result(self, packets: list[FramePacket], events: np.ndarray) -> np.ndarray:
         if not packets:
             return np.zeros((0, *self.config.frame_shape), dtype=self.frame_dtype)
+        if len(packets) == 1:
+            return np.asarray(packets[0].data)
         return np.concatenate([np.asarray(p.data) for p in packets])
 
 
@@ -103,6 +108,12 @@ class TimeBinner(FrameBinner):
     >>> binner = TimeBinner(FrameConfig(width=128, height=128, window_us=10_000))
     >>> frames = binner.process(packet)      # FramePackets of the windows that ended
     >>> frames += binner.flush()             # at end of stream: the open window
+
+    Memory: the windows a packet completes are allocated as one zeroed block
+    and binned in one kernel call. The open window, once it has events, gets
+    its own frame that later packets add to; it leaves as its own packet when
+    the window ends, so no frame is copied, and a window that lies within one
+    packet is written exactly once.
     """
 
     def __init__(self, config: FrameConfig, representation: Representation | None = None) -> None:
@@ -113,6 +124,9 @@ class TimeBinner(FrameBinner):
         self.frame_dtype = self.rep.dtype
         self._k: int | None = None  # index of the open window
         self._covered = 0  # µs: the stream is complete before this time
+        self._open: tuple[object, np.ndarray] | None = None  # (container, (1, C, H, W) view) of the open window
+        self._cap: int | None = config.max_frames  # most frames per block; None: no limit
+        self._no_slot = np.zeros((0, *config.frame_shape), dtype=self.frame_dtype)
 
     @property
     def covered_us(self) -> int:
@@ -129,6 +143,7 @@ class TimeBinner(FrameBinner):
         self.rep.reset()
         self._k = None
         self._covered = 0
+        self._open = None
 
     def process(self, packet: EventPacket) -> list[FramePacket]:
         cfg = self.config
@@ -147,18 +162,25 @@ class TimeBinner(FrameBinner):
         k_end = (end - origin) // w  # windows before k_end are complete
         out = []
         lo = 0
+        if self._open is not None and self._k < k_end:
+            lo = int(np.searchsorted(t, start + w))
+            out.append(self._close_open(events, lo))
         while self._k < k_end:
-            m = min(k_end - self._k, cfg.max_frames)
+            m = k_end - self._k if self._cap is None else min(k_end - self._k, self._cap)
             start = origin + self._k * w
             bounds = np.empty(m + 1, dtype=np.int64)
             _kernels.window_bounds(events, lo, start + w, w, bounds)
-            data, frames = self.allocate(m)
-            self.rep.complete(events, bounds, start, w, frames)
-            starts = start + w * np.arange(m, dtype=np.int64)
-            out.append(self._packet(data, starts, starts + w))
+            data, frames = self.allocate(m, zeroed=False)
+            self.rep.bin(events, bounds, start, w, frames, fresh=True)
+            self.rep.finish(frames, w)
+            out.append(self._windows(data, start, m))
             self._k += m
             lo = int(bounds[-1])
-        self.rep.partial(events, lo, n, origin + self._k * w, w)
+        if lo < n:
+            if self.rep.per_window and self._open is None:
+                self._open = self.allocate(1)
+            frames = self._open[1] if self.rep.per_window else self._no_slot
+            self.rep.bin(events, np.array([lo, n], dtype=np.int64), origin + self._k * w, w, frames)
         self._covered = end
         return out
 
@@ -166,11 +188,38 @@ class TimeBinner(FrameBinner):
         out = []
         start = self.open_window_start
         if start is not None and self._covered > start:
-            data, frames = self.allocate(1)
-            self.rep.pending(frames, start, self.config.window_us)
-            out.append(self._packet(data, np.array([start]), np.array([start + self.config.window_us])))
+            if self._open is None:
+                self._open = self.allocate(1)
+            out.append(self._close_open(_NO_EVENTS, 0))
         self.reset()
         return out
+
+    def _close_open(self, events: np.ndarray, hi: int) -> FramePacket:
+        """Complete the open window with ``events[:hi]`` and emit its frame (a time surface samples it here)."""
+        data, frames = self._open
+        start = self.open_window_start
+        w = self.config.window_us
+        self.rep.bin(events, np.array([0, hi], dtype=np.int64), start, w, frames)
+        self.rep.finish(frames, w)
+        self._open = None
+        self._k += 1
+        return self._windows(data, start, 1)
+
+    def _windows(self, data: object, start: int, m: int) -> FramePacket:
+        starts = start + self.config.window_us * np.arange(m, dtype=np.int64)
+        return self._packet(data, starts, starts + self.config.window_us)
+
+    def __call__(self, events: np.ndarray) -> np.ndarray:
+        self._cap = None  # a whole sample becomes one array anyway: bin it into one block, no concatenation
+        try:
+            return super().__call__(events)
+        finally:
+            self._cap = self.config.max_frames
+
+    def _sample_end(self, t_last: int) -> int:
+        """A whole sample covers up to the window edge after its last event, so no window stays open."""
+        origin, w = self.config.origin_us, self.config.window_us
+        return origin + ((t_last - origin) // w + 1) * w
 
 
 class SlidingBinner(FrameBinner):
@@ -239,7 +288,7 @@ class SlidingBinner(FrameBinner):
         return fs, total
 
     def _pack(self, sums: list[tuple[int, np.ndarray]]) -> FramePacket:
-        data, frames = self.allocate(len(sums))
+        data, frames = self.allocate(len(sums), zeroed=False)  # every frame is overwritten
         for frame, (_, total) in zip(frames, sums):
             frame[...] = total
         self.finisher.finish(frames, self.config.window_us)
@@ -250,9 +299,14 @@ class SlidingBinner(FrameBinner):
 class CountBinner(FrameBinner):
     """Windows of ``event_count`` events (count, signed, binary).
 
-    Frame ``i`` covers ``[t of its first event, t of its last event + 1)`` µs.
-    Only events complete a frame (clock ticks do not); ``flush()`` emits the
-    partial last frame if it holds any event.
+    Frame ``i`` covers ``[t of its first event, t of its last event + 1)`` µs
+    and leaves with the packet that brings its last event. Clock ticks (time
+    passing without events) matter only with ``timeout_us``: a frame then also
+    closes, holding fewer events, as soon as the stream (an event or a tick)
+    reaches ``t of its first event + timeout_us``; it covers
+    ``[first event, first event + timeout_us)`` and later events start the next
+    frame. Without events no frame starts, so silence gives no frames.
+    ``flush()`` emits the partial last frame if it holds any event.
     """
 
     def __init__(self, config: FrameConfig) -> None:
@@ -260,53 +314,60 @@ class CountBinner(FrameBinner):
             raise BinningError("CountBinner needs event_count")
         super().__init__(config)
         self.rep = make_representation(config)
+        self._open: tuple[object, np.ndarray] | None = None  # (container, (1, C, H, W) view) of the open frame
         self._held = 0  # events in the open frame
         self._held_t0 = 0  # µs, time of its first event
-        self._last_t = 0
+        self._last_t = 0  # µs, time of the latest event
 
     def reset(self) -> None:
         super().reset()
-        self.rep.reset()
+        self._open = None
         self._held = 0
 
     def process(self, packet: EventPacket) -> list[FramePacket]:
         events = packet.events
-        t = events["t"]
+        t = events["t"].astype(np.int64, copy=False)
         n = len(events)
-        if n == 0:
-            return []
-        count = self.config.event_count
-        first_cut = count - self._held  # events that complete the open frame
-        n_frames = 0 if n < first_cut else 1 + (n - first_cut) // count
+        cfg = self.config
+        covered = max(packet.t_end, int(t[-1]) + 1 if n else 0)
+        cuts = np.empty(n + 1, dtype=np.int64)
+        ends = np.empty(n + 1, dtype=np.int64)
+        nf = _kernels.count_cuts(t, self._held, self._held_t0, cfg.event_count, cfg.timeout_us or 0, covered,
+                                 cuts, ends)
         out = []
         lo = 0
         done = 0
-        while done < n_frames:
-            m = min(n_frames - done, self.config.max_frames)
-            cuts = first_cut + count * np.arange(done, done + m, dtype=np.int64)
-            bounds = np.concatenate([[lo], cuts]).astype(np.int64)
-            data, frames = self.allocate(m)
-            self.rep.complete(events, bounds, 0, 1, frames)
-            t_start = t[bounds[:-1]].astype(np.int64)
-            if done == 0 and self._held:
-                t_start[0] = self._held_t0
-            out.append(self._packet(data, t_start, t[cuts - 1].astype(np.int64) + 1))
+        if nf and self._held:
+            data, frames = self._open
+            lo = int(cuts[0])
+            self.rep.bin(events, np.array([0, lo], dtype=np.int64), 0, 1, frames)
+            self.rep.finish(frames, 1)
+            out.append(self._packet(data, np.array([self._held_t0]), ends[:1].copy()))
+            self._open, self._held, done = None, 0, 1
+        while done < nf:
+            m = min(nf - done, cfg.max_frames)
+            bounds = np.concatenate([[lo], cuts[done:done + m]]).astype(np.int64)
+            data, frames = self.allocate(m, zeroed=False)
+            self.rep.bin(events, bounds, 0, 1, frames, fresh=True)
+            self.rep.finish(frames, 1)
+            out.append(self._packet(data, t[bounds[:-1]], ends[done:done + m].copy()))
             done += m
-            lo = int(cuts[-1])
-            self._held = 0
+            lo = int(bounds[-1])
         if lo < n:
-            if self._held == 0:
+            if self._open is None:
+                self._open = self.allocate(1)
                 self._held_t0 = int(t[lo])
-            self.rep.partial(events, lo, n, 0, 1)
+            self.rep.bin(events, np.array([lo, n], dtype=np.int64), 0, 1, self._open[1])
             self._held += n - lo
-        self._last_t = int(t[-1])
+        if n:
+            self._last_t = int(t[-1])
         return out
 
     def flush(self) -> list[FramePacket]:
         out = []
         if self._held:
-            data, frames = self.allocate(1)
-            self.rep.pending(frames, 0, 1)
+            data, frames = self._open
+            self.rep.finish(frames, 1)
             out.append(self._packet(data, np.array([self._held_t0]), np.array([self._last_t + 1])))
         self.reset()
         return out

@@ -75,6 +75,6 @@ def to_voxel_grid(events: np.ndarray, *, width: int, height: int, n_time_bins: i
     span = max(span, 1)  # one timestamp: everything in bin 0 (tonic divides by zero)
     xmap, ymap = config.coordinate_maps()
     bounds = np.array([0, len(ev)], dtype=np.int64)
-    _kernels.voxel_windows(ev, bounds, t0, span, False, xmap, ymap, out[None])
+    _kernels.voxel_windows(ev, bounds, t0, span, False, xmap, ymap, out[None], False)
     return out
 

@@ -132,6 +132,8 @@ _binner_node("binning.timesurface", "timesurface", "Per-polarity time surfaces (
                  k: v for k, v in _WINDOW_PARAMS.items() if k != "stride_us"})
 _binner_node("binning.event_count", "count", "Frames of a fixed number of events (count, signed or binary).",
              {"event_count": Param(int, doc="events per frame"),
+              "timeout_us": Param(int, None, doc="a frame also closes, with fewer events, this many µs after "
+                                                 "its first event once an event or a clock tick reaches then"),
               "representation": Param(str, "count", doc="frame type", choices=("count", "signed", "binary"))},
              windows={})
 

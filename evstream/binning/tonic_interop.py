@@ -3,8 +3,9 @@
 tonic applies a transform to one whole sample: a structured array with fields
 ``x``, ``y``, ``t``, ``p`` (any integer/bool types). :class:`TonicTransform`
 gives every binner and filter that call: it resets the object, feeds the
-sample as one packet covering ``[first event, last event + 1)`` µs, flushes
-and returns what tonic expects (frames ``(N, C, H, W)`` for binners, an array
+sample as one packet covering ``[first event, last event + 1)`` µs (time
+binners: up to the window edge after the last event, which gives the same
+frames in one block), flushes and returns what tonic expects (frames ``(N, C, H, W)`` for binners, an array
 of the input's dtype for filters). The object's streaming state is reset
 before and after, so a transform can be reused across samples.
 """
@@ -44,12 +45,16 @@ class TonicTransform:
     def __call__(self, events: np.ndarray) -> np.ndarray:
         ev = as_events(events)
         t_start = int(ev["t"][0]) if len(ev) else 0
-        t_end = int(ev["t"][-1]) + 1 if len(ev) else 0
+        t_end = self._sample_end(int(ev["t"][-1])) if len(ev) else 0
         self.reset()
         outputs = list(self.process(EventPacket(ev, self.width, self.height, t_start, t_end)))
         outputs += self.flush()
         self.reset()
         return self._tonic_result(outputs, events)
+
+    def _sample_end(self, t_last: int) -> int:
+        """End (µs) of the packet that carries a whole sample whose last event is at ``t_last``."""
+        return t_last + 1
 
     def _tonic_result(self, outputs: list[Any], events: np.ndarray) -> np.ndarray:
         raise NotImplementedError

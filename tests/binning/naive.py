@@ -63,17 +63,35 @@ def frames(events: np.ndarray, width: int, height: int, window: int, origin: int
     return out
 
 
-def count_windows(events: np.ndarray, width: int, height: int, count: int) -> tuple[np.ndarray, list, list]:
-    """Count frames of ``count`` consecutive events (last one partial), with their time ranges."""
+def count_windows(events: np.ndarray, width: int, height: int, count: int, timeout: int | None = None,
+                  stream_end: int | None = None) -> tuple[np.ndarray, list, list]:
+    """Count frames of ``count`` consecutive events (last one partial), with their time ranges.
+
+    With ``timeout`` a frame also ends at its first event time + ``timeout`` when a later event or
+    ``stream_end`` (the stream is complete before it) reaches that time.
+    """
+    groups: list[list] = []
+    deadlines: list[int | None] = []
+    for ev in events:
+        t = int(ev["t"])
+        if groups and len(groups[-1]) < count and (timeout is None or t < int(groups[-1][0]["t"]) + timeout):
+            groups[-1].append(ev)
+            continue
+        if groups and len(groups[-1]) < count:
+            deadlines[-1] = int(groups[-1][0]["t"]) + timeout  # closed by time
+        groups.append([ev])
+        deadlines.append(None)
+    if groups and timeout is not None and stream_end is not None and len(groups[-1]) < count \
+            and stream_end >= int(groups[-1][0]["t"]) + timeout:
+        deadlines[-1] = int(groups[-1][0]["t"]) + timeout
     out, starts, ends = [], [], []
-    for i in range(0, len(events), count):
-        chunk = events[i:i + count]
+    for chunk, deadline in zip(groups, deadlines):
         frame = np.zeros((2, height, width))
         for ev in chunk:
             frame[int(ev["p"]), int(ev["y"]), int(ev["x"])] += 1
         out.append(frame)
-        starts.append(int(chunk["t"][0]))
-        ends.append(int(chunk["t"][-1]) + 1)
+        starts.append(int(chunk[0]["t"]))
+        ends.append(deadline if deadline is not None else int(chunk[-1]["t"]) + 1)
     return np.array(out).reshape(-1, 2, height, width), starts, ends
 
 

@@ -65,6 +65,31 @@ def test_event_count_windows_match_reference(count):
     np.testing.assert_array_equal(ends, exp_ends)
 
 
+@pytest.mark.parametrize("count, timeout", [(7, 40), (50, 15), (3, 8)])
+def test_event_count_windows_with_timeout_match_reference(count, timeout):
+    rng = np.random.default_rng(4)
+    events = random_events(rng, 123, W, H)
+    data, starts, ends = run(FrameConfig(width=W, height=H, event_count=count, timeout_us=timeout, dtype="int32"),
+                             [EventPacket(events, W, H, 0, 1000)])
+    expected, exp_starts, exp_ends = naive.count_windows(events, W, H, count, timeout, stream_end=1000)
+    assert any(e - s == timeout for s, e in zip(exp_starts, exp_ends)), "some frames must close by time"
+    np.testing.assert_array_equal(data, expected)
+    np.testing.assert_array_equal(starts, exp_starts)
+    np.testing.assert_array_equal(ends, exp_ends)
+
+
+def test_a_clock_tick_closes_an_event_count_frame_at_its_timeout():
+    binner = make_binner(FrameConfig(width=W, height=H, event_count=10, timeout_us=100, dtype="int32"))
+    ev = make_events([1000, 1020], [0, 1], [0, 0], [1, 0])
+    assert binner.process(EventPacket(ev, W, H, 1000, 1050)) == []
+    assert binner.process(EventPacket(ev[:0], W, H, 1050, 1099)) == []  # 1 µs before the deadline
+    out = binner.process(EventPacket(ev[:0], W, H, 1099, 1100))  # the tick that reaches first event + timeout
+    assert len(out) == 1 and out[0].t_start.tolist() == [1000] and out[0].t_end.tolist() == [1100]
+    assert out[0].data.sum() == 2
+    assert binner.process(EventPacket(ev[:0], W, H, 1100, 5000)) == []  # silence starts no frame
+    assert binner.flush() == []
+
+
 def test_to_frames_on_a_real_recording(recording):
     packet = recording(AEDAT4_DVS128)
     ev = packet.events[:400]
@@ -84,11 +109,12 @@ def test_empty_windows_and_clock_ticks():
     binner = make_binner(FrameConfig(width=W, height=H, window_us=10, dtype="int32"))
     ev = make_events([3, 4], [0, 1], [0, 0], [1, 0])
     assert [len(f) for f in binner.process(EventPacket(ev, W, H, 0, 9))] == []
-    # A clock tick (no events) that reaches 40 µs completes windows 0, 1, 2 and 3.
+    # A clock tick (no events) that reaches 40 µs completes windows 0, 1, 2 and 3: the open window's
+    # own frame (no copy), then the empty windows as one block.
     out = binner.process(EventPacket(ev[:0], W, H, 9, 40))
-    assert len(out) == 1 and len(out[0]) == 4
-    np.testing.assert_array_equal(out[0].t_start, [0, 10, 20, 30])
-    assert out[0].data[0].sum() == 2 and out[0].data[1:].sum() == 0
+    assert [len(f) for f in out] == [1, 3]
+    np.testing.assert_array_equal(np.concatenate([f.t_start for f in out]), [0, 10, 20, 30])
+    assert out[0].data.sum() == 2 and out[1].data.sum() == 0
     assert binner.flush() == []  # nothing reached into [40, 50)
 
 
@@ -124,6 +150,7 @@ def test_time_going_back_is_refused():
     (dict(crop=(5, 0, 10, 2)), "crop"),
     (dict(pin_memory=True), "pin_memory"),
     (dict(event_count=10, representation="timesurface"), "event_count"),
+    (dict(timeout_us=100), "timeout_us"),
 ])
 def test_bad_parameters_name_the_culprit(kwargs, word):
     with pytest.raises(BinningError, match=word):

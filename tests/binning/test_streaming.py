@@ -34,6 +34,7 @@ CONFIGS = {
     "sliding-odd": dict(window_us=250, stride_us=100, origin_us=30, representation="binary"),
     "event-count": dict(event_count=17),
     "event-count-batches": dict(event_count=3, max_frames=2, representation="signed", crop=(0, 1, 6, 3)),
+    "event-count-timeout": dict(event_count=9, timeout_us=50, max_frames=2),
     "sliding-batches": dict(window_us=200, stride_us=50, max_frames=2, downsample=4),
     "small-batches": dict(window_us=50, max_frames=3),
 }
