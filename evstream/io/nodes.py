@@ -4,6 +4,14 @@
 work: conversion, training). ``io.replay`` releases each packet when the wall
 clock reaches its end time (scaled by ``speed``), optionally looping; looped
 passes are shifted in time so timestamps keep increasing.
+
+``io.replay`` cuts packets on absolute time edges ``origin_us + k * window_us``
+(the first packet starts at the first event or ``start_us``, later ones on
+edges), the edges a time binner with the same origin and a multiple of the
+packet length closes its windows on. A packet is released the moment the wall
+clock passes its end edge, so a downstream binner can emit the window's frame
+at once instead of waiting for the packet that carries time past it. Silent
+stretches still give (empty) packets: clock ticks that keep frames coming.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from evstream.events import EventPacket
 from evstream.graph.node import Param, ParamError, Sink, Source
 from evstream.graph.registry import register
 from evstream.io.formats import open_writer
+from evstream.io.packetize import packets_by_window
 from evstream.io.recording import Recording
 from evstream.io.writer import EventWriter
 
@@ -72,13 +81,15 @@ class ReadSource(_RecordingSource):
 
 @register
 class ReplaySource(_RecordingSource):
-    """Replay a recording at the pace of its timestamps (``speed`` x real time), in packets of
-    ``window_us`` µs; ``loops`` passes (0 = forever), each shifted to follow the previous one."""
+    """Replay a recording at the pace of its timestamps (``speed`` x real time), in packets cut on the
+    absolute edges ``origin_us + k * window_us`` µs, each released when the clock passes its end;
+    ``loops`` passes (0 = forever), each shifted by a multiple of ``window_us`` to follow the previous one."""
 
     type_name = "io.replay"
     params = {
         **_FILE_PARAMS,
         "window_us": Param(int, 10_000, doc="packet duration, µs of event time"),
+        "origin_us": Param(int, 0, doc="time of packet edge 0, µs (edges at origin + k * window_us)"),
         "speed": Param(float, 1.0, doc="playback speed: 1 = real time, 2 = twice as fast, 0 = unpaced"),
         "loops": Param(int, 1, doc="number of passes over the file; 0 = loop forever"),
     }
@@ -86,23 +97,22 @@ class ReplaySource(_RecordingSource):
     def start(self) -> None:
         if self.window_us <= 0 or self.speed < 0 or self.loops < 0:
             raise ParamError(f"node {self.name!r}: need window_us > 0, speed >= 0 and loops >= 0")
-        self.recording = self._open(window_us=self.window_us)
+        self.recording = self._open()
         self.passes = 0
         self.late_us = 0
 
     def generate(self) -> Iterator[EventPacket]:
-        wall0 = 0.0
-        first: int | None = None
-        shift = 0
+        begin = self.start_us if self.start_us is not None else self.recording.first_time()
+        if begin is None or (self.end_us is not None and begin >= self.end_us):
+            return
+        wall0 = time.perf_counter()
+        shift = 0  # µs added to file time in this pass (a multiple of window_us: edges stay edges)
+        covered = begin  # the output stream is complete before this time, µs
         seq = 0
         while self.loops == 0 or self.passes < self.loops:
-            last_end = None
-            for packet in self.recording:
-                if first is None:
-                    first = packet.t_start
-                    wall0 = time.perf_counter()  # the clock starts once the file is decoding
+            for packet in self._pass(begin):
                 if self.speed > 0:
-                    delay = (packet.t_end + shift - first) / 1e6 / self.speed - (time.perf_counter() - wall0)
+                    delay = (packet.t_end + shift - begin) / 1e6 / self.speed - (time.perf_counter() - wall0)
                     if delay > 0:
                         if self.stopping.wait(delay):
                             return
@@ -112,16 +122,30 @@ class ReplaySource(_RecordingSource):
                 if shift:
                     events = events.copy()
                     events["t"] += shift
-                yield EventPacket(events, packet.width, packet.height, packet.t_start + shift,
-                                  packet.t_end + shift, seq)
+                # covered: a later pass starts where the previous one ended (no gap in the clock)
+                yield EventPacket(events, packet.width, packet.height, covered, packet.t_end + shift, seq)
                 seq += 1
-                last_end = packet.t_end
+                covered = packet.t_end + shift
                 if self.stopping.is_set():
                     return
             self.passes += 1
-            if last_end is None:
-                return
-            shift += last_end - first
+            w = self.window_us
+            shift += -(-(covered - shift - begin) // w) * w
+
+    def _pass(self, begin: int) -> Iterator[EventPacket]:
+        """One pass in file time: ``[begin, first edge)``, then whole windows; the last ends at ``end_us``,
+        else at the edge after the last event (so its window closes on time)."""
+        w, origin = self.window_us, self.origin_us
+        width, height = self.recording.width, self.recording.height
+        held: EventPacket | None = None  # one packet of lookahead: the last one is stretched to its edge
+        for packet in packets_by_window(self.recording.blocks(), w, width, height,
+                                        origin + (begin - origin) // w * w, self.end_us):
+            if held is not None:
+                yield held
+            held = EventPacket(packet.events, width, height, max(packet.t_start, begin), packet.t_end)
+        if held is not None:
+            end = held.t_end if self.end_us is not None else origin + -(-(held.t_end - origin) // w) * w
+            yield EventPacket(held.events, width, height, held.t_start, end)
 
     def progress(self) -> tuple[float, float] | None:
         return super().progress() if self.loops == 1 else None

@@ -80,14 +80,18 @@ def test_replay_loops_shift_time_forward() -> None:
     node = ReplaySource("r", path=str(NMNIST), window_us=20_000, speed=0.0, loops=3)
     node.start()
     packets = list(node.generate())
-    once = list(eio.open(NMNIST, window_us=20_000))
-    span = once[-1].t_end - once[0].t_start
+    single = ReplaySource("r1", path=str(NMNIST), window_us=20_000, speed=0.0)
+    single.start()
+    once = list(single.generate())
+    shift = -(-(once[-1].t_end - once[0].t_start) // 20_000) * 20_000  # whole windows: edges stay edges
     assert len(packets) == 3 * len(once)
     assert [p.seq for p in packets] == list(range(len(packets)))
+    assert all(p.t_end % 20_000 == 0 for p in packets)  # cut on absolute edges (origin 0)
+    assert all(b.t_start == a.t_end for a, b in zip(packets, packets[1:]))  # no gap between passes
     for k in range(3):
         for a, b in zip(once, packets[k * len(once):(k + 1) * len(once)]):
-            assert (b.t_start, b.t_end) == (a.t_start + k * span, a.t_end + k * span)
-            assert np.array_equal(b.events["t"], a.events["t"] + k * span)
+            assert b.t_end == a.t_end + k * shift
+            assert np.array_equal(b.events["t"], a.events["t"] + k * shift)
             assert np.array_equal(b.events["x"], a.events["x"])
     times = np.concatenate([p.events["t"] for p in packets])
     assert np.all(np.diff(times) >= 0)
