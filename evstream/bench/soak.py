@@ -22,7 +22,9 @@ Reported (one summary row, then one row per sample):
   includes the network's first, compiling step) and per sample interval;
 * ``rss_growth_*_pct``: highest RSS after ``--warmup-s`` over RSS at its end,
   per process (goal < 5 %); ``sustained``: the camera kept 98 % of the rate
-  and nothing was dropped after the warm-up.
+  and nothing was dropped after the warm-up;
+* ``cpu_*_cores``: CPU time per wall second of each process after the
+  warm-up, and ``busy_s`` per node, to tell what a rate costs.
 
 There is no peer: no other library runs this pipeline end to end.
 """
@@ -41,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from evstream.bench.soak_receiver import RECEIVER, SINK, receive
-from evstream.bench.soak_report import Sample, hop_ledger, latency_series, rss_growth_pct
+from evstream.bench.soak_report import Sample, cpu_cores, hop_ledger, latency_series, rss_growth_pct
 from evstream.errors import UserError, require
 from evstream.graph.runtime import Graph
 
@@ -156,7 +158,8 @@ class _Sampler(threading.Thread):
         drops = sum(e["dropped"] for n in nodes.values() for e in n["inputs"])
         drops += nodes[SENDER].get("hwm_dropped", 0)
         rss = [p.memory_info().rss / 2**20 for p in self.procs]
-        self.samples.append(Sample(round(time.perf_counter() - self.t0, 3), rss[0], rss[1],
+        cpu = [sum(p.cpu_times()[:2]) for p in self.procs]
+        self.samples.append(Sample(round(time.perf_counter() - self.t0, 3), rss[0], rss[1], cpu[0], cpu[1],
                                    nodes[CAMERA]["events_out"],
                                    nodes[BINNER]["frames_out"], drops))
 
@@ -252,7 +255,7 @@ def run(args: argparse.Namespace) -> list[dict]:
     send, received, sampler = _run_pipeline(graph, args, capacity)
     recv = received["stats"]
     camera = graph.nodes[CAMERA]
-    samples = [vars(s) for s in sampler.samples]
+    samples = [dict(vars(s)) for s in sampler.samples]
     latency_ms, per_interval = latency_series(received["t_end_us"], received["arrival_s"], camera.emulator.pacer.due,
                                               sampler.t0, [s["t_s"] for s in samples])
     for s, lat in zip(samples, per_interval):
@@ -277,9 +280,9 @@ def run(args: argparse.Namespace) -> list[dict]:
         **_percentiles(latency_ms, ""), **_percentiles(steady, "steady_"),
         "rss_send_mb": samples[-1]["rss_send_mb"], "rss_recv_mb": samples[-1]["rss_recv_mb"],
         "warmup_s": args.warmup_s,
-        **{f"rss_growth_{side}_pct": rss_growth_pct([s["t_s"] for s in samples],
-                                                    [s[f"rss_{side}_mb"] for s in samples], args.warmup_s)
-           for side in ("send", "recv")},
+        **{f"rss_growth_{side}_pct": rss_growth_pct(sampler.samples, side, args.warmup_s) for side in ("send", "recv")},
+        **{f"cpu_{side}_cores": cpu_cores(sampler.samples, side, args.warmup_s) for side in ("send", "recv")},
+        "busy_s": {name: n["busy_s"] for name, n in send["nodes"].items() if n["inputs"]},
         "camera_max_lag_ms": cam["max_lag_ms"], "load_avg_start": load_start[0], "load_avg_end": os.getloadavg()[0],
         **facts,
     }

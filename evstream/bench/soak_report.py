@@ -23,17 +23,19 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Sample", "hop_ledger", "latency_series", "rss_growth_pct"]
+__all__ = ["Sample", "cpu_cores", "hop_ledger", "latency_series", "rss_growth_pct"]
 
 
 @dataclass(frozen=True)
 class Sample:
-    """One point of the time series: ``t_s`` seconds since the start, resident memory in MB of both processes,
-    and the sending graph's running totals."""
+    """One point of the time series: ``t_s`` seconds since the start, resident memory (MB) and CPU time
+    used so far (s) of both processes, and the sending graph's running totals."""
 
     t_s: float
     rss_send_mb: float
     rss_recv_mb: float
+    cpu_send_s: float
+    cpu_recv_s: float
     events_in: int
     frames_out: int
     drops: int
@@ -120,13 +122,28 @@ def latency_series(t_end_us: np.ndarray, arrival_s: np.ndarray, due: Callable[[i
     return latency_ms, out
 
 
-def rss_growth_pct(t_s: Sequence[float], rss_mb: Sequence[float], warmup_s: float) -> float | None:
-    """Growth of resident memory after the warm-up, %: (highest RSS after it - RSS at its end) / that.
+def _after_warmup(samples: Sequence[Sample], warmup_s: float) -> list[Sample] | None:
+    after = [s for s in samples if s.t_s >= warmup_s]
+    return after if len(after) >= 2 else None
 
-    ``None`` when no sample lies past ``warmup_s`` (a run shorter than the warm-up).
+
+def rss_growth_pct(samples: Sequence[Sample], side: str, warmup_s: float) -> float | None:
+    """Resident memory growth of process ``side`` (``"send"`` or ``"recv"``) after the warm-up, %:
+    (highest RSS after it - RSS at its end) / that.
+
+    ``None`` when fewer than two samples lie past ``warmup_s`` (a run shorter than the warm-up).
     """
-    after = [(t, r) for t, r in zip(t_s, rss_mb) if t >= warmup_s]
-    if len(after) < 2:
+    after = _after_warmup(samples, warmup_s)
+    if after is None:
         return None
-    ref = after[0][1]
-    return 100.0 * (max(r for _, r in after) - ref) / ref
+    rss = [getattr(s, f"rss_{side}_mb") for s in after]
+    return 100.0 * (max(rss) - rss[0]) / rss[0]
+
+
+def cpu_cores(samples: Sequence[Sample], side: str, warmup_s: float) -> float | None:
+    """CPU time of process ``side`` (``"send"`` or ``"recv"``) per wall second after the warm-up, in cores."""
+    after = _after_warmup(samples, warmup_s)
+    if after is None:
+        return None
+    used = getattr(after[-1], f"cpu_{side}_s") - getattr(after[0], f"cpu_{side}_s")
+    return used / (after[-1].t_s - after[0].t_s)

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from evstream.bench import soak
-from evstream.bench.soak_report import hop_ledger, latency_series, rss_growth_pct
+from evstream.bench.soak_report import Sample, cpu_cores, hop_ledger, latency_series, rss_growth_pct
 from evstream.cli.main import main
 
 
@@ -94,11 +94,19 @@ def test_latency_is_arrival_minus_the_pacer_deadline_of_the_window_end():
     assert per_interval[1]["max_ms"] == pytest.approx(10.0) and per_interval[2]["p50_ms"] is None
 
 
-def test_rss_growth_is_measured_after_the_warmup_only():
-    t = [20, 40, 60, 80, 100, 120]
-    assert rss_growth_pct(t, [100, 300, 400, 404, 402, 401], warmup_s=60) == pytest.approx(1.0)
-    assert rss_growth_pct(t, [100] * 6, warmup_s=60) == 0.0
-    assert rss_growth_pct(t, [100] * 6, warmup_s=120) is None
+def _samples(rss_send: list[float], cpu_send: list[float]) -> list[Sample]:
+    """Samples every 20 s of a sending process with these RSS (MB) and CPU (s), and a flat receiver."""
+    return [Sample(20.0 * (i + 1), rss, 100.0, cpu, 1.0, 0, 0, 0)
+            for i, (rss, cpu) in enumerate(zip(rss_send, cpu_send))]
+
+
+def test_rss_growth_and_cpu_are_measured_after_the_warmup_only():
+    samples = _samples([100, 300, 400, 404, 402, 401], [1, 30, 40, 50, 60, 70])
+    assert rss_growth_pct(samples, "send", warmup_s=60) == pytest.approx(1.0)
+    assert rss_growth_pct(samples, "recv", warmup_s=60) == 0.0
+    assert rss_growth_pct(samples, "send", warmup_s=120) is None
+    assert cpu_cores(samples, "send", warmup_s=60) == pytest.approx(0.5)
+    assert cpu_cores(samples, "recv", warmup_s=60) == 0.0
 
 
 def test_frames_are_a_centre_crop_downsampled_to_the_network_input():
