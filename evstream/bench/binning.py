@@ -28,9 +28,10 @@ The ``live`` case (no peer) runs the graph ``io.replay`` (real-time pace,
 packets of ``--live-packet-us``) -> ``filters.denoise`` -> ``binning.count`` for
 ``--live-s`` seconds of the recording and reports the frames node's
 ``frame_lag`` percentiles: how long after the end of its window each frame
-left the node. The replay cuts packets from the first event, not at window
-edges, so the lag includes up to one packet length of waiting for the packet
-that carries time past the window end.
+left the node. The replay cuts packets on the same absolute edges as the
+windows (origin 0) and releases each at the moment its end passes, so the lag
+is the graph's own cost (wake-up, denoise, binning, queue hops), not waiting
+for data.
 """
 
 from __future__ import annotations

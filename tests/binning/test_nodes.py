@@ -169,3 +169,27 @@ dtype = "int32"
     silent = [events for start, events, _ in sink.frames if t0 + 40_000 <= start < t0 + 100_000]
     assert silent == [0.0] * 6
     assert stats["nodes"]["frames"]["frames_out"] == len(starts)
+
+
+@pytest.mark.parametrize("origin", [0, 700])
+def test_replay_cuts_on_window_edges_so_each_frame_leaves_with_the_packet_that_ends_it(recording, recordings_dir,
+                                                                                      origin):
+    """io.replay packets end on the edges origin + k * 2 ms; the binner (10 ms windows, same origin) emits each
+    window's frame while processing the packet that ends on the window's end, never one packet later."""
+    t_first = recording(AEDAT4_DVS128).t_start
+    replay = get("io.replay")("src", path=str(recordings_dir / AEDAT4_DVS128), window_us=2_000, origin_us=origin,
+                              speed=0.0, end_us=t_first + 300_000)
+    denoise = get("filters.denoise")("denoise", time_us=10_000)
+    frames = get("binning.count")("frames", window_us=10_000, origin_us=origin, dtype="int32")
+    replay.start()
+    packets = list(replay.generate())
+    assert packets[0].t_start == t_first and packets[-1].t_end == t_first + 300_000
+    assert all((p.t_end - origin) % 2_000 == 0 for p in packets[:-1])
+    assert all(b.t_start == a.t_end for a, b in zip(packets, packets[1:]))
+    emitted = 0
+    for packet in packets:
+        out = [f for q in denoise.process(packet, "in") for f in frames.process(q, "in")]
+        ends = [int(e) for f in out for e in f.t_end]
+        assert ends == ([packet.t_end] if (packet.t_end - origin) % 10_000 == 0 else []), packet
+        emitted += len(ends)
+    assert emitted == (t_first + 300_000 - origin) // 10_000 - (t_first - origin) // 10_000
