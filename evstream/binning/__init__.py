@@ -1,6 +1,7 @@
 """On-the-fly binning and event filters: Numba kernels that never look back.
 
-Binners (:mod:`evstream.binning.frames`) turn event packets into frames
+Binners (:mod:`evstream.binning.frames`, :mod:`evstream.binning.sliding`;
+:func:`make_binner` picks one) turn event packets into frames
 ``(N, C, H, W)`` with absolute window edges, constant frame rate and
 packet-independent results; filters (:mod:`evstream.binning.filters`) turn
 event packets into event packets. Both keep explicit state, run as graph nodes
@@ -26,12 +27,14 @@ from evstream.binning.filters import (
     RoiFilter,
     TimeFilter,
 )
-from evstream.binning.frames import CountBinner, FrameBinner, SlidingBinner, TimeBinner, make_binner
+from evstream.binning.binners import make_binner
+from evstream.binning.frames import CountBinner, FrameBinner, TimeBinner
+from evstream.binning.sliding import EventWindowBinner, SampledSlidingBinner, SlidingBinner
 from evstream.binning.functional import to_frames, to_time_surfaces, to_voxel_grid
 
 __all__ = [
     "BinningError", "CountBinner", "DecimationFilter", "DenoiseFilter", "DownsampleFilter", "EventFilter",
-    "FrameBinner", "FrameConfig", "HotPixelFilter", "OrientFilter", "PolarityFilter", "RefractoryFilter",
+    "EventWindowBinner", "FrameBinner", "FrameConfig", "SampledSlidingBinner", "HotPixelFilter", "OrientFilter", "PolarityFilter", "RefractoryFilter",
     "RoiFilter", "SlidingBinner", "TimeBinner", "TimeFilter", "make_binner", "to_frames",
     "to_time_surfaces", "to_voxel_grid",
 ]

@@ -49,8 +49,9 @@ class FrameConfig:
         window_us: time window in µs. Window ``k`` covers
             ``[origin_us + k * stride_us, origin_us + k * stride_us + window_us)``.
         stride_us: distance between window starts in µs; ``None`` = ``window_us``
-            (tumbling windows). Sliding windows (stride < window) need an
-            additive representation (count, signed, binary, rate).
+            (tumbling windows). Any representation can slide (see
+            :mod:`evstream.binning.sliding`; a time surface is then sampled
+            every ``stride_us``).
         origin_us: time of edge 0 in µs; edges are absolute, so frames of two
             streams (or two runs) with the same origin line up.
         event_count: if set, windows hold this many events instead (count,
@@ -128,9 +129,6 @@ class FrameConfig:
             raise BinningError(f"output must be 'numpy' or 'torch' (got {self.output!r})")
         if self.pin_memory and self.output != "torch":
             raise BinningError("pin_memory needs output='torch'")
-        if self.sliding and self.representation not in ("count", "signed", "binary", "rate"):
-            raise BinningError(f"stride_us < window_us (sliding windows) works with count, signed, binary "
-                               f"or rate frames, not {self.representation!r}; drop stride_us")
         if self.event_count is not None and self.representation not in ("count", "signed", "binary"):
             raise BinningError(f"event_count windows work with count, signed or binary frames, "
                                f"not {self.representation!r}")

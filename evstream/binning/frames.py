@@ -31,22 +31,26 @@ or evstream structured array) returns its ``(N, C, H, W)`` frames.
 
 from __future__ import annotations
 
-from collections import deque
-from dataclasses import replace
-from math import gcd
-
 import numpy as np
 
 from evstream.binning import _kernels
 from evstream.binning.config import BinningError, FrameConfig
-from evstream.binning.representations import Accumulated, Representation, make_representation
+from evstream.binning.representations import Representation, make_representation
 from evstream.binning.tonic_interop import TonicTransform
 from evstream.events import EventPacket, empty_events
 from evstream.packets import FramePacket
 
-__all__ = ["CountBinner", "FrameBinner", "SlidingBinner", "TimeBinner", "make_binner"]
+__all__ = ["CountBinner", "FrameBinner", "TimeBinner", "check_time_order"]
 
 _NO_EVENTS = empty_events()
+
+
+def check_time_order(t_first: int, limit_us: int) -> None:
+    """Raise :class:`BinningError` if a packet's first event (``t_first`` µs) is before ``limit_us``, the
+    time before which the binner has already binned (the open window's start, or the last frame's end)."""
+    if t_first < limit_us:
+        raise BinningError(f"events at {t_first} µs arrive after the binner moved on to {limit_us} µs: "
+                           "packets must come in time order (reset() the binner on a rewind)")
 
 
 class FrameBinner(TonicTransform):
@@ -155,9 +159,8 @@ class TimeBinner(FrameBinner):
             self._k = (packet.t_start - origin) // w
             self._covered = packet.t_start
         start = origin + self._k * w
-        if n and t[0] < start:
-            raise BinningError(f"events at {int(t[0])} µs arrive after the window starting at {start} µs "
-                               "was started: packets must come in time order (reset() the binner on a rewind)")
+        if n:
+            check_time_order(int(t[0]), start)
         end = max(packet.t_end, self._covered, int(t[-1]) + 1 if n else 0)
         k_end = (end - origin) // w  # windows before k_end are complete
         out = []
@@ -220,80 +223,6 @@ class TimeBinner(FrameBinner):
         """A whole sample covers up to the window edge after its last event, so no window stays open."""
         origin, w = self.config.origin_us, self.config.window_us
         return origin + ((t_last - origin) // w + 1) * w
-
-
-class SlidingBinner(FrameBinner):
-    """Windows of ``window_us`` µs starting every ``stride_us`` µs (count, signed, binary, rate).
-
-    Events are binned once into base bins of ``gcd(window, stride)`` µs (exact
-    int32 sums); a frame is the sum of the base bins it spans, emitted when its
-    last base bin ends. The first frame starts at the last stride edge at or
-    before the first packet's ``t_start``.
-    """
-
-    def __init__(self, config: FrameConfig) -> None:
-        if not config.sliding:
-            raise BinningError("SlidingBinner needs stride_us different from window_us")
-        super().__init__(config)
-        self.base_us = gcd(config.window_us, config.stride)
-        base_config = replace(config, window_us=self.base_us, stride_us=None, output="numpy", pin_memory=False)
-        self.raw = Accumulated(base_config, raw=True)
-        self.base = TimeBinner(base_config, self.raw)
-        self.finisher = Accumulated(config)  # clipping / scaling of the summed frames
-        self._ring: deque[tuple[int, np.ndarray]] = deque()
-        self._next: int | None = None  # start (µs) of the next frame to emit
-
-    def reset(self) -> None:
-        super().reset()
-        self.base.reset()
-        self._ring.clear()
-        self._next = None
-
-    def process(self, packet: EventPacket) -> list[FramePacket]:
-        if self._next is None:
-            origin, stride = self.config.origin_us, self.config.stride
-            self._next = origin + (packet.t_start - origin) // stride * stride
-            self.base.process(EventPacket(packet.events[:0], self.width, self.height, self._next, self._next))
-        return self._emit(self.base.process(packet), final=False)
-
-    def flush(self) -> list[FramePacket]:
-        covered = self.base.covered_us
-        out = self._emit(self.base.flush(), final=True, covered=covered) if self._next is not None else []
-        self.reset()
-        return out
-
-    def _emit(self, bases: list[FramePacket], final: bool, covered: int = 0) -> list[FramePacket]:
-        window = self.config.window_us
-        keep = window // self.base_us
-        sums: list[tuple[int, np.ndarray]] = []
-        for packet in bases:
-            for start, frame in zip(packet.t_start.tolist(), packet.data):
-                self._ring.append((start, frame))
-                if len(self._ring) > keep:
-                    self._ring.popleft()
-                while self._next + window <= start + self.base_us:
-                    sums.append(self._take())
-        while final and self._next < covered:
-            sums.append(self._take())
-        return [self._pack(sums[i:i + self.config.max_frames]) for i in range(0, len(sums), self.config.max_frames)]
-
-    def _take(self) -> tuple[int, np.ndarray]:
-        """Sum of the base bins inside the next frame's window; advances to the following frame."""
-        fs, window = self._next, self.config.window_us
-        total = np.zeros(self.config.frame_shape, dtype=np.int32)
-        for start, base in self._ring:
-            if fs <= start < fs + window:
-                total += base
-        self._next += self.config.stride
-        return fs, total
-
-    def _pack(self, sums: list[tuple[int, np.ndarray]]) -> FramePacket:
-        data, frames = self.allocate(len(sums), zeroed=False)  # every frame is overwritten
-        for frame, (_, total) in zip(frames, sums):
-            frame[...] = total
-        self.finisher.finish(frames, self.config.window_us)
-        t0 = np.array([fs for fs, _ in sums], dtype=np.int64)
-        return self._packet(data, t0, t0 + self.config.window_us)
 
 
 class CountBinner(FrameBinner):
@@ -371,12 +300,3 @@ class CountBinner(FrameBinner):
             out.append(self._packet(data, np.array([self._held_t0]), np.array([self._last_t + 1])))
         self.reset()
         return out
-
-
-def make_binner(config: FrameConfig) -> FrameBinner:
-    """The binner for ``config``: event-count, sliding or tumbling time windows."""
-    if config.event_count is not None:
-        return CountBinner(config)
-    if config.sliding:
-        return SlidingBinner(config)
-    return TimeBinner(config)

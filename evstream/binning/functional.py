@@ -11,7 +11,7 @@ import numpy as np
 
 from evstream.binning import _kernels
 from evstream.binning.config import FrameConfig
-from evstream.binning.frames import make_binner
+from evstream.binning.binners import make_binner
 from evstream.events import as_events
 
 __all__ = ["bin_recording", "to_frames", "to_time_surfaces", "to_voxel_grid"]

@@ -28,7 +28,8 @@ from evstream.binning.filters import (
     RoiFilter,
     TimeFilter,
 )
-from evstream.binning.frames import FrameBinner, make_binner
+from evstream.binning.binners import make_binner
+from evstream.binning.frames import FrameBinner
 from evstream.events import EventPacket
 from evstream.graph.node import Param, Transform
 from evstream.graph.registry import register
@@ -125,11 +126,9 @@ _binner_node("binning.signed", "signed", "ON minus OFF events (1, H, W) per time
 _binner_node("binning.binary", "binary", "1 where a pixel fired, per polarity (2, H, W), per time window.")
 _binner_node("binning.rate", "rate", "Events per second per pixel (1, H, W) per time window.")
 _binner_node("binning.voxel", "voxel", "Voxel grid (n_time_bins, H, W), bilinear in time, per time window.",
-             {"n_time_bins": Param(int, 5, doc="time bins per window")}, windows={
-                 k: v for k, v in _WINDOW_PARAMS.items() if k != "stride_us"})
+             {"n_time_bins": Param(int, 5, doc="time bins per window")})
 _binner_node("binning.timesurface", "timesurface", "Per-polarity time surfaces (2, H, W) at each window end.",
-             {"tau_us": Param(float, 10_000.0, doc="decay time constant, µs")}, windows={
-                 k: v for k, v in _WINDOW_PARAMS.items() if k != "stride_us"})
+             {"tau_us": Param(float, 10_000.0, doc="decay time constant, µs")})
 _binner_node("binning.event_count", "count", "Frames of a fixed number of events (count, signed or binary).",
              {"event_count": Param(int, doc="events per frame"),
               "timeout_us": Param(int, None, doc="a frame also closes, with fewer events, this many µs after "

@@ -36,6 +36,10 @@ CONFIGS = {
     "event-count-batches": dict(event_count=3, max_frames=2, representation="signed", crop=(0, 1, 6, 3)),
     "event-count-timeout": dict(event_count=9, timeout_us=50, max_frames=2),
     "sliding-batches": dict(window_us=200, stride_us=50, max_frames=2, downsample=4),
+    "sliding-voxel": dict(window_us=300, stride_us=100, representation="voxel", n_time_bins=3, max_frames=2),
+    "sliding-voxel-odd": dict(window_us=130, stride_us=200, origin_us=20, representation="voxel", crop=(1, 0, 4, 5)),
+    "sliding-timesurface": dict(window_us=250, stride_us=100, origin_us=30, representation="timesurface",
+                                tau_us=120.0, max_frames=3),
     "small-batches": dict(window_us=50, max_frames=3),
 }
 
