@@ -95,10 +95,10 @@ class Aedat3Decoder(Decoder):
             raise self.error("not an AEDAT 3.1 file (no #!AER-DAT3.1 line)", 0)
         if lines[-1].strip() != "!END-HEADER":
             raise self.error("the header has no #!END-HEADER line", self.data_offset)
-        fmt = next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("Format:")), "RAW")
+        fmt = next((ln.partition(":")[2].strip() for ln in lines if ln.startswith("Format:")), "RAW")
         if fmt != "RAW":
             raise self.error(f"AEDAT 3.1 format {fmt!r} is not supported (only RAW)", 0)
-        sources = [ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("Source")]
+        sources = [ln.partition(":")[2].strip() for ln in lines if ln.startswith("Source")]
         found = chip_geometry(" ".join(sources))
         if found is not None and width is None and height is None:
             self.width, self.height = found[1]

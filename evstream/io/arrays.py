@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import io
 import re
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -72,6 +71,11 @@ def check_block(decoder: Decoder, block: np.ndarray, last_t: int, offset: int | 
     return int(block["t"][-1])
 
 
+def _first_line(exc: BaseException) -> str:
+    """The first line of an exception's message, at most 200 characters (errors are one line)."""
+    return (str(exc).splitlines() or [""])[0][:200]
+
+
 def _columns(decoder: Decoder, array: np.ndarray) -> dict[str, np.ndarray]:
     names = array.dtype.names or ()
     pol = next((n for n in POLARITY_NAMES if n in names), None)
@@ -91,8 +95,8 @@ class NpyDecoder(Decoder):
         super().__init__(path, fh, width, height, chunk_bytes)
         try:
             self.array = np.load(path, mmap_mode="r", allow_pickle=False)
-        except (ValueError, OSError, EOFError) as exc:
-            raise self.error(f"not a readable .npy file ({exc})", 0) from None
+        except Exception as exc:  # noqa: BLE001 - numpy's header parser raises many types (TokenError, SyntaxError...)
+            raise self.error(f"not a readable .npy file ({type(exc).__name__}: {_first_line(exc)})", 0) from None
         if self.array.ndim != 1:
             raise self.error(f"expected a 1-D event array, found shape {self.array.shape}")
         _columns(self, self.array[:0])
@@ -120,8 +124,8 @@ class NpzDecoder(Decoder):
         try:
             with np.load(path, allow_pickle=False) as z:
                 data = {k: z[k] for k in z.files}
-        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-            raise self.error(f"not a readable .npz file ({exc})", 0) from None
+        except Exception as exc:  # noqa: BLE001 - zipfile, zlib and numpy's header parser raise many types
+            raise self.error(f"not a readable .npz file ({type(exc).__name__}: {_first_line(exc)})", 0) from None
         if "events" in data:
             self.columns = _columns(self, data["events"])
         else:
@@ -133,7 +137,10 @@ class NpzDecoder(Decoder):
         if len(lengths) != 1:
             raise self.error(f"columns t, x, y, p differ in length ({sorted(lengths)})")
         if width is None and height is None and "width" in data and "height" in data:
-            self.width, self.height = int(data["width"]), int(data["height"])
+            try:
+                self.width, self.height = int(data["width"]), int(data["height"])
+            except (TypeError, ValueError):
+                raise self.error("the width/height arrays are not integer scalars (pixels)") from None
 
     def blocks(self) -> Iterator[np.ndarray]:
         block = to_event_block(self, self.columns, None)

@@ -28,6 +28,7 @@ class FormatError(UserError, ValueError):
     """
 
     def __init__(self, path: str | Path, what: str, offset: int | None = None) -> None:
+        what = " ".join(what.splitlines())  # text quoted from other libraries may span lines
         where = f"{path}: " if offset is None else f"{path}: byte {offset}: "
         super().__init__(where + what)
         self.path = str(path)

@@ -25,6 +25,7 @@ import numpy as np
 from evstream.errors import require
 from evstream.io.arrays import check_block, to_event_block
 from evstream.io.decoder import CHUNK_BYTES, Decoder
+from evstream.io.errors import FormatError
 from evstream.io.writer import EventWriter
 
 __all__ = ["CHUNK_EVENTS", "LAYOUT", "MAGIC", "Hdf5Decoder", "Hdf5Writer"]
@@ -33,6 +34,8 @@ MAGIC = b"\x89HDF\r\n\x1a\n"
 LAYOUT = "evstream-events"
 CHUNK_EVENTS = 1 << 16
 FIELDS = (("t", "<i8"), ("x", "<u2"), ("y", "<u2"), ("p", "u1"))
+H5_ERRORS = (OSError, KeyError, ValueError, TypeError, RuntimeError, AttributeError)
+"""What h5py raises on a damaged file (broken links, bad attributes, failing filters)."""
 
 
 def open_h5(path: Path, mode: str = "r"):  # noqa: ANN201 - returns an h5py.File
@@ -53,6 +56,17 @@ class Hdf5Decoder(Decoder):
             self.h5 = open_h5(path)
         except OSError as exc:
             raise self.error(f"not a readable HDF5 file ({exc})", 0) from None
+        try:
+            self._parse(width, height)
+        except FormatError:
+            self.h5.close()
+            raise
+        except H5_ERRORS as exc:
+            self.h5.close()
+            raise self.error(f"damaged HDF5 file ({type(exc).__name__}: {exc})") from None
+
+    def _parse(self, width: int | None, height: int | None) -> None:
+        """Find the events (evstream or Prophesee layout) and the geometry; h5py errors propagate."""
         if "events" in self.h5 and all(k in self.h5["events"] for k, _ in FIELDS):
             group = self.h5["events"]
             self.columns = {k: group[k] for k, _ in FIELDS}
@@ -93,7 +107,10 @@ class Hdf5Decoder(Decoder):
                 cols = {k: part[k] for k in ("t", "x", "y", "p")}
                 cols["p"] = (cols["p"] > 0).astype(np.uint8)
             else:
-                cols = {k: c[i:i + step] for k, c in self.columns.items()}
+                try:
+                    cols = {k: c[i:i + step] for k, c in self.columns.items()}
+                except H5_ERRORS as exc:
+                    raise self.error(f"cannot read events {i}..{i + step} ({type(exc).__name__}: {exc})") from None
             block = to_event_block(self, cols, None)
             last_t = check_block(self, block, last_t, None, i)
             yield block

@@ -27,6 +27,8 @@ __all__ = ["DatDecoder", "RawDecoder", "RawWriter", "parse_raw_header", "raw_enc
 
 OFFSET_KEY = "evstream_t_offset_us"
 """Header key written by evstream's RAW writer: µs to add to every decoded time."""
+MAX_OFFSET_US = 1 << 62
+"""Largest accepted time offset (µs): decoded times plus it stay inside int64."""
 
 SENSOR_GEOMETRY = (
     (re.compile(r"gen3|atis", re.I), (640, 480)),
@@ -109,6 +111,8 @@ class RawDecoder(Decoder):
             self.t_offset = int(self.header.get(OFFSET_KEY, "0"))
         except ValueError:
             raise self.error(f"header key {OFFSET_KEY} is not an integer", 0) from None
+        if not 0 <= self.t_offset < MAX_OFFSET_US:
+            raise self.error(f"header key {OFFSET_KEY} {self.t_offset} µs is outside 0..2^62", 0)
         self.metadata = {"header": self.header, "encoding": encoding, "data_offset": self.data_offset}
 
     def blocks(self) -> Iterator[np.ndarray]:

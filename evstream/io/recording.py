@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from evstream.events import EventPacket, concat_events
-from evstream.io.decoder import CHUNK_BYTES, Decoder
+from evstream.io.decoder import CHUNK_BYTES, NO_LIMIT, Decoder
 from evstream.io.errors import FormatError, GeometryWarning, PartialReadWarning, user_stacklevel
 from evstream.io.formats import DECODERS, HEAD_BYTES, detect, open_writer
 from evstream.io.metavision import MetavisionDecoder, check_backend
@@ -91,6 +91,11 @@ class Recording:
             self.format = dec.name
             self.metadata = dict(dec.metadata)
             self.width, self.height = dec.width, dec.height
+        for name, value in (("width", self.width), ("height", self.height)):
+            if value is not None and not 0 < value <= NO_LIMIT:
+                source = "given" if width is not None else "stated by the file header"
+                raise FormatError(self.path, f"sensor {name} {value} pixels {source} is outside 1..{NO_LIMIT}; "
+                                             "pass width= and height= (--width/--height) to set the sensor size")
         if self.width is None or self.height is None:
             self._infer_geometry()
 

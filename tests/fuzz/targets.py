@@ -1,0 +1,104 @@
+"""Fuzz targets: every recording reader and the ZeroMQ message decoder, each as ``check(data, workdir)``.
+
+A target turns one fuzzed input (bytes) into a call of the code under test and
+asserts the contract of issue #4 / #11: a reader either returns events that obey
+the packet contract (sorted times, pixels inside the sensor, polarity 0/1) or
+raises :class:`evstream.io.FormatError` with one line naming the file; the wire
+decoder either returns a message or raises :class:`evstream.transport.wire.WireError`.
+Anything else (another exception, a crash, a hang) is a finding.
+"""
+
+from __future__ import annotations
+
+import struct
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import evstream.io as eio
+from tests.io.facts import assert_valid
+
+WIRE_MAX_BYTES = 1 << 24
+"""``max_bytes`` the wire target passes to ``decode`` (16 MiB)."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """One fuzz target: ``check(data, workdir)`` runs one input; seeds live in ``corpus/<name>/``."""
+
+    name: str
+    check: Callable[[bytes, Path], None]
+
+
+def _reader(suffix: str, format: str | None = None) -> Callable[[bytes, Path], None]:
+    """A check that writes the input to ``workdir/input<suffix>`` and reads it with evstream.io."""
+
+    def check(data: bytes, workdir: Path) -> None:
+        path = workdir / f"input{suffix}"
+        path.write_bytes(data)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                rec = eio.open(path, format=format)
+                events = rec.read()
+            except eio.FormatError as exc:
+                message = str(exc)
+                assert message.startswith(str(path)) and "\n" not in message, f"bad FormatError text: {message!r}"
+                return
+        assert_valid(events, rec.width, rec.height)
+
+    return check
+
+
+def split_frames(data: bytes) -> list[bytes]:
+    """Frames of a wire corpus input: ``uint32 count`` then ``(uint32 length, bytes)`` per frame,
+    read leniently (lengths are clamped to what is left, so every input gives some frames)."""
+    if len(data) < 4:
+        return [data]
+    (count,) = struct.unpack_from("<I", data)
+    frames, pos = [], 4
+    for _ in range(min(count, 16)):
+        if pos + 4 > len(data):
+            break
+        (size,) = struct.unpack_from("<I", data, pos)
+        frames.append(data[pos + 4:pos + 4 + size])
+        pos += 4 + size
+    return frames
+
+
+def join_frames(frames: list[bytes]) -> bytes:
+    """The corpus form of a multipart message (inverse of :func:`split_frames`)."""
+    return struct.pack("<I", len(frames)) + b"".join(struct.pack("<I", len(f)) + f for f in frames)
+
+
+def _wire(data: bytes, workdir: Path) -> None:
+    from evstream.events import EventPacket
+    from evstream.transport.wire import WireError, decode
+
+    try:
+        message = decode(split_frames(data), WIRE_MAX_BYTES)
+    except WireError:
+        return
+    assert message.kind == "eos" or message.packet is not None
+    if isinstance(message.packet, EventPacket):
+        assert message.packet.events.dtype.names == ("t", "x", "y", "p")
+
+
+TARGETS: dict[str, Target] = {t.name: t for t in (
+    Target("aedat2", _reader(".aedat")),
+    Target("aedat3", _reader(".aedat")),
+    Target("aedat4", _reader(".aedat4")),
+    Target("evt2", _reader(".raw")),
+    Target("evt21", _reader(".raw")),
+    Target("evt3", _reader(".raw")),
+    Target("dat", _reader(".dat")),
+    Target("nmnist", _reader(".bin")),
+    Target("bs2", _reader(".bs2")),
+    Target("hdf5", _reader(".h5")),
+    Target("npy", _reader(".npy")),
+    Target("npz", _reader(".npz")),
+    Target("csv", _reader(".csv")),
+    Target("wire", _wire),
+)}
+"""Every fuzz target by name (the corpus folder of each)."""
