@@ -8,7 +8,7 @@ PIP    := $(PY) -m pip --disable-pip-version-check -q
 # The CPU wheel of torch; a bare `torch` would pull a multi-GB CUDA build.
 TORCH  ?= torch==2.13.0
 
-.PHONY: demo test install install-dev bench clean
+.PHONY: demo test install install-dev bench fuzz clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ test: install-dev
 
 bench: install-dev
 	$(VENV)/bin/evstream bench all
+
+# Fuzz every reader and the ZeroMQ decoder for FUZZ_MINUTES minutes each; findings in tests/fuzz/findings
+FUZZ_MINUTES ?= 1
+fuzz: install-dev
+	nice -n 10 $(PY) -m tests.fuzz.campaign --minutes $(FUZZ_MINUTES)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
