@@ -18,12 +18,18 @@ Gesture uses its test users instead). Binned frames are cached on disk.
 After every epoch FILE (the model), FILE.state.pt (to --resume), FILE.metrics.json
 and FILE.png (training curve) are written.
 
+Data-parallel: --nproc N trains in N local processes (gloo on CPUs, NCCL on
+GPUs), each on its shard of every batch of --batch-size samples, gradients
+averaged over the processes; `torchrun --nproc-per-node N -m evstream train ...`
+does the same under torchrun (also across machines). Process 0 writes the files.
+
 examples:
   evstream train nmnist --data ../shared/datasets/nmnist-small/train --model nmnist-mlp \\
       --neuron stc-lif --rule bptt --epochs 8 --out stc_bptt.pt
   evstream train nmnist --data DIR --model nmnist-mlp --rule stllr --window 5 --out stc_stllr.pt
   evstream train nmnist --data DIR --model nmnist-mlp --neuron tda-lif --out tda.pt --json
   evstream train nmnist --data DIR --model nmnist-mlp --out stc_bptt.pt --epochs 12 --resume
+  evstream train nmnist --data DIR --model nmnist-mlp --rule stllr --nproc 2 --threads 1 --out ddp.pt
 """
 
 
@@ -63,6 +69,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cache", default=None, metavar="DIR", help="frame cache folder (default ~/.cache/evstream/frames)")
     parser.add_argument("--no-cache", action="store_true", help="do not read or write the frame cache")
     parser.add_argument("--resume", action="store_true", help="continue from FILE and FILE.state.pt")
+    parser.add_argument("--nproc", type=int, default=1, metavar="N",
+                        help="train data-parallel in N local processes (default 1); N divides --batch-size")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--json", action="store_true", help="print the final metrics as JSON")
 
@@ -77,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         factors=tuple(args.factors), online=args.online, window_us=args.window_us, steps=args.steps,
         downsample=args.downsample, shift=args.shift, val_fraction=args.val_fraction, limit=args.limit,
         seed=args.seed, device=args.device, threads=args.threads, cache=args.cache, no_cache=args.no_cache,
-        resume=args.resume, progress=not args.no_progress and not args.json,
+        resume=args.resume, progress=not args.no_progress and not args.json, nproc=args.nproc,
         width=args.sensor[0], height=args.sensor[1])
     summary = run_training(request, log=None if args.json else lambda line: print(line, file=sys.stderr))
     if args.json:

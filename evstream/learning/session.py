@@ -7,16 +7,19 @@ model with the binning it was trained on and measures its accuracy.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch.utils.data import Dataset
 
 from evstream.errors import UserError
 from evstream.learning import datasets as ds
 from evstream.learning.checkpoint import load_model
+from evstream.learning.distributed import join, leave, spawn
 from evstream.learning.catalog import MODELS, build_model
 from evstream.learning.stllr import STLLRFactors
 from evstream.learning.trainer import TrainConfig, evaluate, train
@@ -59,6 +62,7 @@ class TrainingRequest:
     no_cache: bool = False
     resume: bool = False
     progress: bool = True
+    nproc: int = 1
     width: int | None = None
     height: int | None = None
 
@@ -88,25 +92,58 @@ def _cache_dir(cache: str | None, no_cache: bool) -> Path | None:
     return None if no_cache else Path(cache) if cache else ds.default_cache_dir()
 
 
+def _datasets(request: TrainingRequest, binning: ds.Binning) -> tuple[Dataset, Dataset, int]:
+    """``(train set, validation set, classes)`` of ``request`` (binned through the frame cache)."""
+    cache = _cache_dir(request.cache, request.no_cache)
+    if request.dataset == "dvsgesture":
+        train_set = ds.dvs_gesture(request.data, True, binning, cache)
+        return train_set, ds.dvs_gesture(request.data, False, binning, cache), train_set.n_classes
+    full = ds.load(request.dataset, request.data, binning, cache, limit=request.limit)
+    train_set, val_set = ds.split(full, request.val_fraction, request.seed)
+    return train_set, val_set, full.n_classes
+
+
 def run_training(request: TrainingRequest, log: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Train as ``request`` says; returns a summary (final validation accuracy, paths, seconds)."""
+    """Train as ``request`` says; returns a summary (final validation accuracy, paths, seconds).
+
+    With ``request.nproc > 1`` the training runs data-parallel in that many new
+    local processes (:func:`evstream.learning.distributed.spawn`); under
+    ``torchrun`` this process joins the process group torchrun set up.
+    """
     if request.model not in MODELS:
         raise UserError(f"--model {request.model!r}: unknown (known: {', '.join(MODELS)})")
     if request.dataset not in _SENSOR:
         raise UserError(f"dataset {request.dataset!r}: unknown (known: {', '.join(_SENSOR)})")
+    if request.nproc < 1 or request.batch_size % request.nproc:
+        raise UserError(f"--nproc {request.nproc}: needs to be >= 1 and divide --batch-size {request.batch_size} "
+                        "(the batch of all processes together)")
+    if request.nproc == 1:
+        return _train_here(request, log)
+    pick_device(request.device)
+    _datasets(request, _binning(request))     # bad folders fail here in one line; fills the frame cache
+    return spawn(_training_process, request.nproc, request, log is not None)
+
+
+def _training_process(request: TrainingRequest, verbose: bool) -> dict[str, Any]:
+    return _train_here(request, _print_stderr if verbose else None)
+
+
+def _print_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _train_here(request: TrainingRequest, log: Callable[[str], None] | None) -> dict[str, Any]:
     if request.threads:
         torch.set_num_threads(request.threads)
     device = pick_device(request.device)
+    world = join(device)
+    device = world.device(device)
     binning = _binning(request)
-    cache = _cache_dir(request.cache, request.no_cache)
-    if request.dataset == "dvsgesture":
-        train_set = ds.dvs_gesture(request.data, True, binning, cache)
-        val_set = ds.dvs_gesture(request.data, False, binning, cache)
-        n_classes = train_set.n_classes
-    else:
-        full = ds.load(request.dataset, request.data, binning, cache, limit=request.limit)
-        train_set, val_set = ds.split(full, request.val_fraction, request.seed)
-        n_classes = full.n_classes
+    if not world.is_main:
+        world.barrier()                       # rank 0 fills the frame cache first
+    train_set, val_set, n_classes = _datasets(request, binning)
+    if world.is_main:
+        world.barrier()
     torch.manual_seed(request.seed)
     try:
         net = build_model(request.model, request.neuron, binning.frame_shape, n_classes)
@@ -125,13 +162,16 @@ def run_training(request: TrainingRequest, log: Callable[[str], None] | None = N
         if log is not None:
             log(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
 
-    metrics = train(net, train_set, val_set, config, request.out, device=device, resume=request.resume,
-                    progress=request.progress, extra=extra, on_epoch=report)
+    try:
+        metrics = train(net, train_set, val_set, config, request.out, device=device, resume=request.resume,
+                        progress=request.progress, extra=extra, on_epoch=report, world=world)
+    finally:
+        leave()
     last = metrics["epochs"][-1] if metrics["epochs"] else {}
     return {"out": str(request.out), "rule": request.rule, "model": request.model, "neuron": request.neuron,
             "epochs": len(metrics["epochs"]), "val_accuracy": last.get("val_accuracy", float("nan")),
             "val_samples": last.get("val_samples", 0), "train_accuracy": last.get("train_accuracy", float("nan")),
-            "train_seconds": metrics.get("train_seconds", 0.0), "device": str(device)}
+            "train_seconds": metrics.get("train_seconds", 0.0), "device": str(device), "processes": world.size}
 
 
 def evaluate_checkpoint(model_path: str | Path, data: str | Path, dataset: str | None = None, split: str = "auto",

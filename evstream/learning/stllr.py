@@ -239,7 +239,8 @@ class SequenceResult:
 
 def stllr_sequence(net: nn.Module, frames: torch.Tensor, labels: torch.Tensor,
                    optimizer: torch.optim.Optimizer | None, window: int, online: bool = False,
-                   scaler: torch.amp.GradScaler | None = None) -> SequenceResult:
+                   scaler: torch.amp.GradScaler | None = None,
+                   sync: Callable[[], None] | None = None) -> SequenceResult:
     """Run ``frames`` ``(T, B, ...)`` through ``net`` (``net.step`` or ``net`` itself: one step) in ``"stllr"`` mode.
 
     The last ``window`` steps (``T_l``) each backpropagate ``CE(logits[t], labels)``
@@ -248,7 +249,9 @@ def stllr_sequence(net: nn.Module, frames: torch.Tensor, labels: torch.Tensor,
     steps once at the end (``online``: after each window step). ``net`` must have
     been ``reset()`` for this batch. When the network's layers use a
     :class:`DirectFeedback`, each window step's error is set for the DFA signal.
-    Returns the logits summed over all steps.
+    ``sync`` runs before each optimizer step: data-parallel training averages
+    the accumulated updates over its processes there. Returns the logits summed
+    over all steps.
     """
     feedback = next((m.traces.feedback for m in net.modules()
                      if isinstance(getattr(m, "traces", None), Traces) and m.traces.feedback is not None), None)
@@ -271,16 +274,19 @@ def stllr_sequence(net: nn.Module, frames: torch.Tensor, labels: torch.Tensor,
                 (scaler.scale(loss) if scaler is not None else loss).backward()
                 losses.append(float(loss.detach()))
                 if online:
-                    _optimizer_step(optimizer, scaler)
+                    _optimizer_step(optimizer, scaler, sync)
                     optimizer.zero_grad(set_to_none=True)
         logits = logits.detach().float()
         total = logits if total is None else total + logits
     if optimizer is not None and not online and losses:
-        _optimizer_step(optimizer, scaler)
+        _optimizer_step(optimizer, scaler, sync)
     return SequenceResult(total, sum(losses) / len(losses) if losses else float("nan"), len(losses))
 
 
-def _optimizer_step(optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler | None) -> None:
+def _optimizer_step(optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler | None,
+                    sync: Callable[[], None] | None) -> None:
+    if sync is not None:
+        sync()
     if scaler is None:
         optimizer.step()
     else:

@@ -14,6 +14,12 @@ in float16 autocast with a gradient scaler. Predictions sum the logits over all
 steps. After every epoch the trainer writes the model checkpoint (``out``), a
 resumable training state (``out`` + ``.state.pt``), the metrics (``out`` +
 ``.metrics.json``) and a training curve (``out`` + ``.png``).
+
+Data-parallel (a :class:`~evstream.learning.distributed.World` of several
+processes): each rank takes its shard of the training set (DistributedSampler)
+in batches of ``batch_size / ranks``, gradients are averaged over the ranks
+(DDP for BPTT, an all-reduce of the S-TLLR updates), validation is split over
+the ranks and summed, and rank 0 alone writes the files.
 """
 
 from __future__ import annotations
@@ -30,9 +36,11 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data.distributed import DistributedSampler
 
 from evstream.learning.checkpoint import load_state, save_model, save_state
+from evstream.learning.distributed import World
 from evstream.learning.networks import reset_sequence, use_rule
 from evstream.learning.catalog import RULES
 from evstream.learning.stllr import DirectFeedback, STLLRFactors, stllr_sequence
@@ -103,14 +111,17 @@ def _autocast(device: torch.device, enabled: bool):  # noqa: ANN202
 
 @torch.no_grad()
 def evaluate(net: nn.Module, dataset: Dataset, batch_size: int = 64, device: str | torch.device = "cpu",
-             amp: bool = True) -> dict[str, float]:
+             amp: bool = True, world: World = World()) -> dict[str, float]:
     """Accuracy of ``net`` on ``dataset``: ``{"accuracy": fraction correct, "samples": n, "loss": mean CE}``.
 
     The prediction sums the logits over all steps; the rule a network is under
-    does not change its forward pass.
+    does not change its forward pass. With several ranks, each evaluates its
+    share of the samples and the counts are summed over the ranks.
     """
     device = torch.device(device)
     net.eval()
+    if world.distributed:
+        dataset = Subset(dataset, world.shard(len(dataset)))
     correct, seen, loss_sum = 0, 0, 0.0
     for frames, labels in DataLoader(dataset, batch_size=batch_size):
         frames, labels = frames.to(device).transpose(0, 1), labels.to(device)
@@ -121,14 +132,15 @@ def evaluate(net: nn.Module, dataset: Dataset, batch_size: int = 64, device: str
         correct += int((logits.argmax(1) == labels).sum())
         seen += len(labels)
     reset_sequence(net)
-    return {"accuracy": correct / max(1, seen), "samples": seen, "loss": loss_sum / max(1, seen)}
+    correct, seen, loss_sum = world.sum([correct, seen, loss_sum])
+    return {"accuracy": correct / max(1, seen), "samples": int(seen), "loss": loss_sum / max(1, seen)}
 
 
-def _bptt_batch(net: nn.Module, frames: torch.Tensor, labels: torch.Tensor, optimizer: torch.optim.Optimizer,
+def _bptt_batch(model: nn.Module, frames: torch.Tensor, labels: torch.Tensor, optimizer: torch.optim.Optimizer,
                 scaler: torch.amp.GradScaler | None, device: torch.device, amp: bool) -> tuple[torch.Tensor, float]:
     optimizer.zero_grad(set_to_none=True)
     with _autocast(device, amp):
-        logits = torch.stack([net.step(frames[t]) for t in range(frames.shape[0])]).float()
+        logits = model(frames).float()
         loss = F.cross_entropy(logits.mean(0), labels)
     if scaler is not None:
         scaler.scale(loss).backward()
@@ -143,72 +155,90 @@ def _bptt_batch(net: nn.Module, frames: torch.Tensor, labels: torch.Tensor, opti
 def train(net: nn.Module, train_set: Dataset, val_set: Dataset | None, config: TrainConfig, out: str | Path,
           device: str | torch.device = "cpu", resume: bool = False, progress: bool = True,
           extra: dict[str, Any] | None = None, on_epoch: Callable[[dict[str, Any]], None] | None = None,
-          ) -> dict[str, Any]:
+          world: World = World()) -> dict[str, Any]:
     """Train ``net`` in place for ``config.epochs`` epochs; returns the metrics dict (also written to disk).
 
     Args:
         net: a step-wise network (``net.step(frame) -> logits``, ``net.config``).
         train_set, val_set: datasets of ``(frames (T, 2, H, W), label)``.
         out: model checkpoint path; ``.state.pt``, ``.metrics.json`` and ``.png``
-            files are written beside it.
+            files are written beside it (by rank 0 only).
         resume: continue from ``out`` + ``.state.pt`` (model, optimizer, schedule, epoch).
         extra: saved in the checkpoint (dataset, binning) for ``evstream eval``.
+        world: the training processes; ``config.batch_size`` is the batch of all
+            ranks together and must divide by their number.
     """
     from tqdm import tqdm
 
+    if config.batch_size % world.size:
+        raise ValueError(f"batch size {config.batch_size} does not divide over {world.size} processes")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     device = torch.device(device)
     torch.manual_seed(config.seed)
     net.to(device)
+    world.broadcast_parameters(net)
     optimizer = torch.optim.Adam(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True, drop_last=False,
-                        generator=torch.Generator().manual_seed(config.seed))
+    sampler = DistributedSampler(train_set, world.size, world.rank, shuffle=True, seed=config.seed) \
+        if world.distributed else None
+    loader = DataLoader(train_set, batch_size=config.batch_size // world.size, shuffle=sampler is None,
+                        sampler=sampler, drop_last=False, generator=torch.Generator().manual_seed(config.seed))
     total = config.epochs * len(loader)
     warmup = round(config.warmup_epochs * len(loader))
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda it: lr_factor(it, total, warmup, config.min_lr / config.lr))
     use_amp = config.amp and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda") if use_amp else None
-    metrics: dict[str, Any] = {"config": config.to_dict(), "model": getattr(net, "config", {}), "epochs": []}
+    metrics: dict[str, Any] = {"config": config.to_dict(), "model": getattr(net, "config", {}), "epochs": [],
+                               "processes": world.size}
     start_epoch = 0
     if resume:
         start_epoch, metrics = load_state(out, net, optimizer, schedule, scaler)
-    augment_gen = torch.Generator().manual_seed(config.seed + 1)
+    augment_gen = torch.Generator().manual_seed(config.seed + 1 + world.rank)
     feedback = DirectFeedback(net.config["n_classes"], config.seed) if config.feedback == "dfa" else None
     use_rule(net, config.rule, config.factors, feedback)
+    model = world.wrap(net) if config.rule == "bptt" else net
+
+    def sync() -> None:
+        world.average_gradients(net.parameters())
+
     for epoch in range(start_epoch, config.epochs):
         net.train()
+        if sampler is not None:
+            sampler.set_epoch(epoch)
         began = time.perf_counter()
         correct = seen = 0
         loss_sum = 0.0
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs} ({config.rule})", unit="batch",
-                   leave=False, disable=not progress)
+                   leave=False, disable=not (progress and world.is_main))
         for frames, labels in bar:
             frames = shift_batch(frames, config.shift, augment_gen).to(device).transpose(0, 1)
             labels = labels.to(device)
             reset_sequence(net)
             if config.rule == "bptt":
-                logits, loss = _bptt_batch(net, frames, labels, optimizer, scaler, device, use_amp)
+                logits, loss = _bptt_batch(model, frames, labels, optimizer, scaler, device, use_amp)
             else:
                 with _autocast(device, use_amp):
-                    result = stllr_sequence(net, frames, labels, optimizer, config.window, config.online, scaler)
+                    result = stllr_sequence(net, frames, labels, optimizer, config.window, config.online, scaler,
+                                            sync if world.distributed else None)
                 logits, loss = result.logits, result.loss
             schedule.step()
             correct += int((logits.argmax(1) == labels).sum())
             seen += len(labels)
             loss_sum += loss * len(labels)
             bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}")
+        correct, seen, loss_sum = world.sum([correct, seen, loss_sum])
         record = {"epoch": epoch + 1, "train_loss": loss_sum / max(1, seen), "train_accuracy": correct / max(1, seen),
                   "lr": schedule.get_last_lr()[0], "seconds": time.perf_counter() - began}
         if val_set is not None:
-            val = evaluate(net, val_set, device=device, amp=use_amp)
+            val = evaluate(net, val_set, device=device, amp=use_amp, world=world)
             record.update(val_accuracy=val["accuracy"], val_loss=val["loss"], val_samples=val["samples"])
         metrics["epochs"].append(record)
         metrics["train_seconds"] = sum(e["seconds"] for e in metrics["epochs"])
-        _write_outputs(net, out, metrics, config, extra, optimizer, schedule, scaler, epoch + 1, feedback)
-        if on_epoch is not None:
-            on_epoch(record)
+        if world.is_main:
+            _write_outputs(net, out, metrics, config, extra, optimizer, schedule, scaler, epoch + 1, feedback)
+            if on_epoch is not None:
+                on_epoch(record)
     return metrics
 
 
