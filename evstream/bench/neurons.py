@@ -182,9 +182,8 @@ def run(args: argparse.Namespace) -> list[dict]:
             if batch == 1 and device == "cpu":
                 program = NumbaProgram.from_torch(net)
                 numba_ms = _time_steps(lambda i: program.step(frames[i % len(frames)]), args.steps, lambda: None)
-                rates = [round(layer.n_prev / layer.v.size, 3) for layer in program.layers]
                 rows.append({"case": case, "tool": "evstream numba STC-LIF", "ms_step": numba_ms,
-                             "spike_rates": rates})
+                             "spike_rates": [round(r, 3) for r in program.spike_rates()]})
                 ref_ms, ref_tool = numba_ms, "evstream numba STC-LIF"
             peers = _peer_rows(case, ref_ms, ref_tool, batch_frames, args.steps, list(args.channels),
                                device, sync)
@@ -206,7 +205,7 @@ def _numba_lif_row(case: str, stc_net, frames: np.ndarray, steps: int, peers: li
     program = NumbaProgram.from_torch(lif)
     ms = _time_steps(lambda i: program.step(frames[i % len(frames)]), steps, lambda: None)
     row = {"case": case, "tool": "evstream numba LIF", "ms_step": ms,
-           "spike_rates": [round(layer.n_prev / layer.v.size, 3) for layer in program.layers]}
+           "spike_rates": [round(r, 3) for r in program.spike_rates()]}
     sj = next((p for p in peers if p["tool"] == "spikingjelly LIF single-step" and "ms_step" in p), None)
     if sj is not None:
         row.update(ratio=sj["ms_step"] / ms, vs=sj["tool"])

@@ -35,33 +35,72 @@ def test_scatter_frame_is_conv2d():
     assert set(tlist[:nt]) == set(np.flatnonzero(np.abs(ref).sum(1) > 0)) and touched.sum() == nt
 
 
-@pytest.mark.parametrize("track", [True, False])
-def test_scatter_spikes_is_conv2d_of_binary_map(track):
-    spikes = (RNG.random((1, 4, 7, 6)) < 0.1).astype(np.float32)
-    idx = np.flatnonzero(spikes[0].transpose(1, 2, 0).reshape(-1)).astype(np.int32)
-    w = torch.randn(16, 4, 3, 3)
-    out = np.zeros((42, 16), np.float32)
-    touched, tlist = scratch(42)
+def binary_conv(bc, spikes: np.ndarray, track: bool | None) -> tuple[np.ndarray, int, np.ndarray]:
+    """``bc`` on a ``(1, C, H, W)`` binary map: sparse tables (``track`` as given) or dense
+    (``track=None``); returns ``(out, nt, touched)``."""
+    _, c, h, w = spikes.shape
+    bits = np.ascontiguousarray(spikes[0].transpose(1, 2, 0).reshape(-1, c).astype(np.uint8))
+    out = np.zeros((h * w, bc.weight.shape[0]), np.float32)
+    touched, tlist = scratch(h * w)
+    if track is None:
+        bc.dense_above = 0.0
+        nt = bc.scatter(bits, int(bits.sum()), h, w, out, touched, tlist, 0)
+        assert bc.dense
+        return out, nt, touched
+    active, starts = np.zeros(h * w, np.int32), np.zeros(h * w + 1, np.int32)
+    codes = np.zeros(bits.size, np.int32)
+    n_active = K.chunk_patterns(bits, bc.width, active, starts, codes)
+    assert n_active == np.count_nonzero(bits.any(1))
     nt = 0 if track else K.touch_all(touched, tlist, 0)
-    nt = K.scatter_spikes(idx, idx.size, 4, 7, 6, w.permute(1, 2, 3, 0).contiguous().numpy(), out, touched,
-                          tlist, nt, track)
+    nt = K.scatter_patterns(active, n_active, starts, codes, h, w, bc.table, bc.offsets, out, touched, tlist, nt,
+                            track)
+    return out, nt, touched
+
+
+@pytest.mark.parametrize("track", [True, False, None])
+@pytest.mark.parametrize("widest", [1, 4])
+def test_binary_conv_is_conv2d_of_binary_map(track, widest):
+    from evstream.nn.backends.numba import BinaryConv
+
+    spikes = (RNG.random((1, 8, 7, 6)) < 0.1).astype(np.float32)
+    w = torch.randn(16, 8, 3, 3)
+    bc = BinaryConv(w, 1, 0.5, widest)
+    assert bc.width == widest and bc.table.shape == (9, 8 // widest * 2 ** widest, 16)
+    out, nt, touched = binary_conv(bc, spikes, track)
     ref = hwc(nn.functional.conv2d(torch.from_numpy(spikes), w, padding=1))
     np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-5)
     assert nt == (42 if not track else np.count_nonzero(touched))
+    if track:  # exactly the pixels within the kernel's reach of a spike
+        reach = nn.functional.conv2d(torch.from_numpy(spikes).sum(1, keepdim=True), torch.ones(1, 1, 3, 3), padding=1)
+        assert set(np.flatnonzero(touched)) == set(np.flatnonzero(reach[0, 0].numpy().reshape(-1)))
 
 
-def test_scatter_circuits_and_group_norm_match_torch():
-    from evstream.nn.backends.numba import _circuit_weights, _interleave
+def test_binary_conv_goes_dense_above_its_density():
+    from evstream.nn.backends.numba import BinaryConv
+
+    bc = BinaryConv(torch.randn(16, 8, 3, 3), 1, 0.25)
+    out, touched, tlist = np.zeros((42, 16), np.float32), *scratch(42)
+    bits = np.zeros((42, 8), np.uint8)
+    bits.reshape(-1)[:84] = 1  # density 0.25: sparse
+    bc.scatter(bits, 84, 7, 6, out, touched, tlist, 0)
+    assert not bc.dense
+    bits.reshape(-1)[84] = 1
+    bc.scatter(bits, 85, 7, 6, out, touched, tlist, 0)
+    assert bc.dense
+
+
+@pytest.mark.parametrize("track", [True, None])
+@pytest.mark.parametrize("widest", [1, 2])
+def test_binary_circuits_and_group_norm_match_torch(track, widest):
+    from evstream.nn.backends.numba import BinaryConv, _interleave
 
     c, groups = 32, 16
     spikes = (RNG.random((1, c, 6, 5)) < 0.15).astype(np.float32)
-    idx = np.flatnonzero(spikes[0].transpose(1, 2, 0).reshape(-1)).astype(np.int32)
     conv_h = nn.Conv2d(c, c, 5, padding=2, groups=groups, bias=False)
     conv_v = nn.Conv2d(c, c, 5, padding=2, groups=groups, bias=False)
-    hg = np.zeros((30, 2 * c), np.float32)
-    touched, tlist = scratch(30)
-    nt = K.scatter_circuits(idx, idx.size, 6, 5, _circuit_weights(conv_h.weight, conv_v.weight, groups), hg,
-                            touched, tlist, 0, True)
+    bc = BinaryConv.circuits(conv_h.weight, conv_v.weight, groups)
+    bc = BinaryConv(bc.weight, groups, 0.5, widest)
+    hg, _, _ = binary_conv(bc, spikes, track)
     with torch.no_grad():
         rh = hwc(conv_h(torch.from_numpy(spikes)))
         rv = hwc(conv_v(torch.from_numpy(spikes)))
@@ -70,8 +109,10 @@ def test_scatter_circuits_and_group_norm_match_torch():
     # GroupNorm of the interleaved buffer as 2 * groups groups = both circuits' GN
     gn_w, gn_b = torch.randn(2, c), torch.randn(2, c)
     scale, shift = np.zeros(2 * c, np.float32), np.zeros(2 * c, np.float32)
-    K.group_norm_affine(hg, tlist, nt, 30, 2 * groups, _interleave(gn_w[0].numpy(), gn_w[1].numpy(), groups),
-                        _interleave(gn_b[0].numpy(), gn_b[1].numpy(), groups), 1e-5, scale, shift)
+    tlist = np.arange(30, dtype=np.int32)  # untouched pixels hold 0: statistics over all pixels agree
+    K.group_norm_affine(hg, tlist, 30, 30, 2 * groups, _interleave(gn_w[0].numpy(), gn_w[1].numpy(), groups),
+                        _interleave(gn_b[0].numpy(), gn_b[1].numpy(), groups), 1e-5, np.zeros((2, 2 * c)),
+                        scale, shift)
     with torch.no_grad():
         gh = nn.functional.group_norm(conv_h(torch.from_numpy(spikes)), groups, gn_w[0], gn_b[0])
         gv = nn.functional.group_norm(conv_v(torch.from_numpy(spikes)), groups, gn_w[1], gn_b[1])
@@ -79,19 +120,25 @@ def test_scatter_circuits_and_group_norm_match_torch():
     np.testing.assert_allclose(hg * scale + shift, ref_n, rtol=1e-4, atol=1e-5)
 
 
+def test_tanh32_matches_numpy():
+    x = np.concatenate([np.linspace(-12, 12, 200_001), [0.0, 1e-30, -1e-30, 9.0, -9.0]]).astype(np.float32)
+    got = np.array([K.tanh32(v) for v in x[::7]] + [K.tanh32(v) for v in x[-5:]], np.float32)
+    ref = np.tanh(np.concatenate([x[::7], x[-5:]]).astype(np.float64))
+    assert np.all(np.abs(got - ref) <= 5e-7 * np.maximum(np.abs(ref), 1e-30) + 1e-37)
+    assert np.all(np.abs(got) <= 1.0)
+
+
 def test_max_pool_and_readout_match_torch():
     spikes = (RNG.random((1, 3, 9, 7)) < 0.3).astype(np.float32)  # odd sizes: floor pooling
-    idx = np.flatnonzero(spikes[0].transpose(1, 2, 0).reshape(-1)).astype(np.int32)
-    seen, pooled = np.zeros(4 * 3 * 3, np.uint8), np.zeros(4 * 3 * 3, np.int32)
-    n = K.max_pool_spikes(idx, idx.size, 3, 7, 4, 3, seen, pooled)
+    bits = np.ascontiguousarray(spikes[0].transpose(1, 2, 0).reshape(-1, 3).astype(np.uint8))
+    pooled = np.zeros((4 * 3, 3), np.uint8)
+    n = K.max_pool_map(bits, 9, 7, pooled)
     ref = nn.functional.max_pool2d(torch.from_numpy(spikes), 2)
-    got = np.zeros(36, np.float32)
-    got[pooled[:n]] = 1
-    np.testing.assert_array_equal(got, hwc(ref).reshape(-1))
-    assert seen.sum() == 0
+    np.testing.assert_array_equal(pooled, hwc(ref))
+    assert n == int(ref.sum())
     fc = nn.Linear(3 * 2 * 1, 5)
     logits = fc.bias.detach().numpy().copy()
-    K.readout(pooled, n, 3, 3, 2, 2, 1, np.ascontiguousarray(fc.weight.detach().numpy().T), logits)
+    K.readout(pooled, 3, 2, 2, 1, np.ascontiguousarray(fc.weight.detach().numpy().T), logits)
     with torch.no_grad():
         expected = fc(nn.functional.avg_pool2d(ref, 2).flatten(1))[0].numpy()
     np.testing.assert_allclose(logits, expected, rtol=1e-5, atol=1e-6)
@@ -116,9 +163,17 @@ def trained_like(net: ConvStackNet) -> ConvStackNet:
     return net
 
 
-def check_agreement(net: ConvStackNet, frames: np.ndarray) -> None:
-    """Step torch and Numba side by side; per step, compare and continue from torch's state."""
+def check_agreement(net: ConvStackNet, frames: np.ndarray, dense_above: float | None = None) -> None:
+    """Step torch and Numba side by side; per step, compare and continue from torch's state.
+
+    ``dense_above``: force every binary conv's sparse/dense switch (0: always dense, 1: always sparse).
+    """
     prog = NumbaProgram.from_torch(net)
+    if dense_above is not None:
+        for layer in prog.layers:
+            for conv in (layer.conv, layer.circuit_conv):
+                if hasattr(conv, "dense_above"):
+                    conv.dense_above = dense_above
     neurons = [cell.neuron for cell in net.cells]
     fired: dict[int, np.ndarray] = {}
     for i, neuron in enumerate(neurons):  # record torch's spikes of every layer
@@ -159,12 +214,14 @@ def check_agreement(net: ConvStackNet, frames: np.ndarray) -> None:
     assert compared >= 0.8 * len(frames) * len(neurons)
 
 
-@pytest.mark.parametrize("kind", ["stc-lif", "stc-plif", "lif", "plif"])
-def test_program_matches_torch_on_real_frames(kind, dvs_frames):
-    """100 real frames, centre 64x64 crop of the DVS128 recording (kept small for the default suite)."""
+@pytest.mark.parametrize(("kind", "dense_above"), [("stc-lif", None), ("stc-lif", 0.0), ("stc-lif", 1.0),
+                                                   ("stc-plif", None), ("lif", None), ("plif", None)])
+def test_program_matches_torch_on_real_frames(kind, dense_above, dvs_frames):
+    """100 real frames, centre 64x64 crop of the DVS128 recording (kept small for the default suite);
+    binary convs sparse or dense by density, or forced to either path."""
     torch.manual_seed(1)
     net = trained_like(ConvStackNet((2, 64, 64), [16, 32], 11, neuron=kind, kernel=5, head_pool=2))
-    check_agreement(net, np.ascontiguousarray(dvs_frames[:, :, 32:96, 32:96]))
+    check_agreement(net, np.ascontiguousarray(dvs_frames[:, :, 32:96, 32:96]), dense_above)
 
 
 @pytest.mark.slow

@@ -6,11 +6,14 @@ into plain arrays; :meth:`NumbaProgram.step` then runs one time step on a
 ``(C, H, W)`` frame without torch:
 
 * the first conv is event-driven: only non-zero input pixels are convolved;
-* spikes travel as index lists: max pooling, the next layer's conv, the STC
-  circuits (grouped convs of the previous spikes) and the readout scatter
-  only from neurons that fired;
+* spikes travel as uint8 maps ``(P, C)``; every conv of a binary map (the
+  next layer's conv after max pooling, the STC circuits' grouped convs of the
+  previous spikes) is a :class:`BinaryConv`: a sparse scatter through pattern
+  tables (one table row per non-zero 4-channel chunk) while the map is
+  sparse, torch's dense channels-last conv above a measured density;
 * GroupNorm statistics and buffer clearing cost only the touched pixels; the
-  one dense pass per layer is the membrane update itself.
+  membrane update is one vectorised pass per layer (GN affine, both circuits'
+  tanh, charge, fire, reset).
 
 The numbers match the torch network (float32, tested to 1e-5 relative on the
 membranes, spikes identical away from the threshold). Kernels:
@@ -42,21 +45,89 @@ def _scatter_weights(w: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(_np(w).transpose(1, 2, 3, 0))
 
 
-def _circuit_weights(w_h: torch.Tensor, w_v: torch.Tensor, groups: int) -> np.ndarray:
-    """Grouped ``(C, C/g, k, k)`` weights of both circuits -> ``(C, k, k, 2 C/g)`` scatter rows.
-
-    Row ``c`` holds what input channel ``c`` adds to its group's beta inputs,
-    then to its gamma inputs (layout of ``scatter_circuits``).
-    """
-    c, cg, k, _ = w_h.shape
-    rows = [_np(w).reshape(groups, cg, cg, k, k).transpose(0, 2, 3, 4, 1).reshape(c, k, k, cg)
-            for w in (w_h, w_v)]  # (group, out j, in i, ky, kx) -> (group * in i, ky, kx, out j)
-    return np.ascontiguousarray(np.concatenate(rows, axis=3))
+def _chunk_width(n: int, widest: int) -> int:
+    """The widest chunk ``<= widest`` channels that divides ``n``."""
+    return next(w for w in range(widest, 0, -1) if n % w == 0)
 
 
 def _interleave(h: np.ndarray, g: np.ndarray, groups: int) -> np.ndarray:
-    """Per-channel ``(C,)`` values of both circuits in ``hg``'s layout ``(2 C,)``."""
+    """Per-channel ``(C,)`` values of both circuits in the circuit buffer's layout ``(2 C,)``."""
     return np.stack([h.reshape(groups, -1), g.reshape(groups, -1)], axis=1).reshape(-1)
+
+
+@dataclass
+class BinaryConv:
+    """A stride-1 'same' conv of a binary ``(P, C_in)`` map: sparse pattern tables or dense conv.
+
+    ``weight`` is the torch conv weight ``(C_out, C_in / groups, k, k)``. Below
+    ``dense_above`` spike density the conv runs as a sparse scatter through
+    pattern tables of ``w``-channel chunks (``w`` the widest divisor of
+    ``C_in / groups`` up to ``widest``): :func:`~evstream.nn.backends._numba_kernels.scatter_patterns`.
+    Above it, a dense input costs less through torch's channels-last conv
+    (oneDNN, at torch's thread setting). Both add to ``out`` ``(P, C_out)``.
+    """
+
+    weight: torch.Tensor
+    groups: int
+    dense_above: float
+    widest: int = 4
+    table: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        c_out, unit, k, _ = self.weight.shape
+        c_in, length = unit * self.groups, c_out // self.groups
+        self.width = w = _chunk_width(unit, self.widest)
+        # rows[ci, tap, :]: what input channel ci adds at a tap to the outputs of its group
+        rows = _np(self.weight).reshape(self.groups, length, unit, k * k).transpose(0, 2, 3, 1)
+        bits = (np.arange(2 ** w)[:, None] >> np.arange(w)) & 1  # (pattern, bit)
+        chunked = rows.astype(np.float64).reshape(c_in // w, w, k * k, length)
+        table = np.einsum("pb,ibtl->tipl", bits, chunked).reshape(k * k, -1, length)
+        self.table = np.ascontiguousarray(table, dtype=_F32)
+        first = np.arange(c_in) // unit * length  # first output channel of each input channel's group
+        self.offsets = np.repeat(first[::w].astype(np.int64), 2 ** w)  # per code i * 2**w + pattern
+        self.dense_weight = self.weight.detach().to(torch.float32).contiguous(memory_format=torch.channels_last)
+        self.active = self.starts = self.codes = np.zeros(0, np.int32)
+        self.x = np.zeros((0, c_in), _F32)
+        self.dense = False
+
+    @classmethod
+    def circuits(cls, w_h: torch.Tensor, w_v: torch.Tensor, groups: int) -> BinaryConv:
+        """Both grouped STC circuit convs ``(C, C/g, k, k)`` as one grouped conv into ``(P, 2 C)``, in
+        :func:`~evstream.nn.backends._numba_kernels.neuron_update`'s layout: group ``g``
+        owns ``[2 g C/g, 2 (g + 1) C/g)``, its beta inputs then its gamma inputs."""
+        c, cg, k, _ = w_h.shape
+        both = torch.cat([w_h.reshape(groups, cg, cg, k, k), w_v.reshape(groups, cg, cg, k, k)], dim=1)
+        return cls(both.reshape(2 * c, cg, k, k), groups, CIRCUITS_DENSE_ABOVE)
+
+    def scatter(self, bits: np.ndarray, n_spikes: int, height: int, width: int, out: np.ndarray,
+                touched: np.ndarray, tlist: np.ndarray, nt: int) -> int:
+        """Add the conv of ``bits`` (``(height * width, C_in)`` uint8, ``n_spikes`` ones) to ``out``;
+        returns the new touched count (tracking per pixel when the input is sparse)."""
+        if self.active.shape[0] != bits.shape[0]:  # scratch sized on the first step
+            self.active = np.zeros(bits.shape[0], np.int32)
+            self.starts = np.zeros(bits.shape[0] + 1, np.int32)
+            self.codes = np.zeros(bits.size, np.int32)
+            self.x = np.zeros(bits.shape, _F32)
+        self.dense = n_spikes > self.dense_above * bits.size
+        if self.dense:
+            np.copyto(self.x, bits)
+            x = torch.from_numpy(self.x).view(1, height, width, -1).permute(0, 3, 1, 2)  # channels-last view
+            y = torch.nn.functional.conv2d(x, self.dense_weight, padding=self.weight.shape[-1] // 2,
+                                           groups=self.groups)
+            out += y.permute(0, 2, 3, 1).reshape(out.shape).numpy()
+            return K.touch_all(touched, tlist, nt)
+        n_active = K.chunk_patterns(bits, self.width, self.active, self.starts, self.codes)
+        track = n_active * self.table.shape[0] < height * width
+        nt = nt if track else K.touch_all(touched, tlist, nt)
+        return K.scatter_patterns(self.active, n_active, self.starts, self.codes, height, width, self.table,
+                                  self.offsets, out, touched, tlist, nt, track)
+
+
+CONV_DENSE_ABOVE = 0.2
+"""Spike density above which a binary conv runs dense: measured crossover of the pattern-table
+scatter and torch's conv (1 thread), 64 -> 64 channels, 5x5, 32x32 and 64x64 maps."""
+CIRCUITS_DENSE_ABOVE = 0.06
+"""The same crossover for the grouped STC circuit convs (16 groups, 4 -> 8 channels each)."""
 
 
 @dataclass
@@ -67,9 +138,9 @@ class _Layer:
     height: int
     width: int
     groups: int
-    wt: np.ndarray
+    conv: BinaryConv | np.ndarray  # binary input: pattern tables; first layer: (C_in, k, k, C)
     gn_x: np.ndarray  # (2, C): weight, bias of the input GN
-    gn_hg: np.ndarray  # (2, 2C): weight, bias of both circuit GNs in hg's layout
+    gn_h: np.ndarray  # (2, 2C): weight, bias of both circuit GNs in hbuf's layout
     eps: float
     mode: int
     av: np.float32
@@ -77,61 +148,47 @@ class _Layer:
     k: np.float32
     v_th: np.float32
     soft: bool
-    w_hg: np.ndarray
+    circuit_conv: BinaryConv | None
     v: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
         p, c = self.height * self.width, self.channels
         self.v = np.zeros((p, c), _F32)
         self.cbuf = np.zeros((p, c), _F32)
-        self.hg = np.zeros((p, 2 * c), _F32)
+        self.hbuf = np.zeros((p, 2 * c), _F32)
         self.touched = np.zeros(p, np.uint8)
         self.tlist = np.zeros(p, np.int32)
         self.aff_x = np.zeros((2, c), _F32)
-        self.aff_hg = np.zeros((2, 2 * c), _F32)
-        self.const = np.zeros((2, c), _F32)
-        self.spikes = np.zeros(p * c, np.int32)
-        self.prev = np.zeros(p * c, np.int32)
-        self.n_prev = 0
-        ph, pw = self.height // 2, self.width // 2
-        self.seen = np.zeros(ph * pw * c, np.uint8)
-        self.pooled = np.zeros(ph * pw * c, np.int32)
-
-    @property
-    def circuits(self) -> bool:
-        return self.mode == K.STC
+        self.aff_h = np.zeros((2, 2 * c), _F32)
+        self.sums = np.zeros((2, 2 * c))
+        self.th = np.zeros((3, 2 * c), _F32)
+        self.bits = np.zeros((p, c), np.uint8)
+        self.n_spikes = 0
+        self.pooled = np.zeros((self.height // 2 * (self.width // 2), c), np.uint8)
 
     def reset(self) -> None:
         self.v[:] = 0.0
-        self.n_prev = 0
-
-    def dense_track(self, n_inputs: int) -> bool:
-        """Track touched pixels per write when ``n_inputs`` spikes reach fewer writes than pixels."""
-        k = self.wt.shape[1]
-        return n_inputs * k * k < self.height * self.width
+        self.bits[:] = 0
+        self.n_spikes = 0
 
     def update(self, nt: int) -> int:
         """Circuits, GN and the membrane update after the input conv touched ``nt`` pixels."""
         n_pix = self.height * self.width
         K.group_norm_affine(self.cbuf, self.tlist, nt, n_pix, self.groups, self.gn_x[0], self.gn_x[1],
-                            self.eps, self.aff_x[0], self.aff_x[1])
-        if self.circuits:
-            track = self.dense_track(self.n_prev)
-            nt = nt if track else K.touch_all(self.touched, self.tlist, nt)
-            nt = K.scatter_circuits(self.prev, self.n_prev, self.height, self.width, self.w_hg, self.hg,
-                                    self.touched, self.tlist, nt, track)
-            K.group_norm_affine(self.hg, self.tlist, nt, n_pix, 2 * self.groups, self.gn_hg[0],
-                                self.gn_hg[1], self.eps, self.aff_hg[0], self.aff_hg[1])
-        n = K.neuron_update(self.v, self.cbuf, self.hg, self.touched, self.tlist, nt, self.aff_x,
-                            self.aff_hg, self.const, self.channels // self.groups, self.mode, self.av,
-                            self.ax, self.k, self.v_th, self.soft, self.spikes)
-        self.spikes, self.prev, self.n_prev = self.prev, self.spikes, n
-        return n
+                            self.eps, self.sums, self.aff_x[0], self.aff_x[1])
+        if self.circuit_conv is not None:
+            nt = self.circuit_conv.scatter(self.bits, self.n_spikes, self.height, self.width, self.hbuf,
+                                           self.touched, self.tlist, nt)
+            K.group_norm_affine(self.hbuf, self.tlist, nt, n_pix, 2 * self.groups, self.gn_h[0],
+                                self.gn_h[1], self.eps, self.sums, self.aff_h[0], self.aff_h[1])
+        self.n_spikes = K.neuron_update(self.v, self.cbuf, self.hbuf, self.touched, self.tlist, nt,
+                                        self.aff_x, self.aff_h, self.groups, self.mode, self.av, self.ax,
+                                        self.k, self.v_th, self.soft, self.th, self.bits)
+        return self.n_spikes
 
     def pool(self) -> int:
-        """2x2 max pool of this step's spikes into :attr:`pooled`; returns the count."""
-        return K.max_pool_spikes(self.prev, self.n_prev, self.channels, self.width, self.height // 2,
-                                 self.width // 2, self.seen, self.pooled)
+        """2x2 max pool of this step's spikes into :attr:`pooled`; returns its count."""
+        return K.max_pool_map(self.bits, self.height, self.width, self.pooled)
 
 
 def _neuron_constants(neuron: torch.nn.Module) -> tuple[int, float, float, float, bool]:
@@ -151,26 +208,26 @@ def _neuron_constants(neuron: torch.nn.Module) -> tuple[int, float, float, float
                      "(supported: LIF, PLIF, STC-LIF, STC-PLIF)")
 
 
-def _export_cell(cell: ConvCell, height: int, width: int) -> _Layer:
+def _export_cell(cell: ConvCell, height: int, width: int, first: bool) -> _Layer:
     neuron = cell.neuron
     mode, av, ax, k, soft = _neuron_constants(neuron)
     c = cell.conv.out_channels
     groups = cell.norm.num_groups
     gn_x = np.stack([_np(cell.norm.weight), _np(cell.norm.bias)])
-    w_hg = np.zeros((1, 1, 1, 1), _F32)
-    gn_hg = np.zeros((2, 2 * c), _F32)
+    circuit_conv = None
+    gn_h = np.zeros((2, 2 * c), _F32)
     if isinstance(neuron, STCNeuron):
-        conv_h, gn_h = neuron.branch_h
+        conv_h, gn_hn = neuron.branch_h
         conv_v, gn_v = neuron.branch_v
-        if not (gn_h.num_groups == gn_v.num_groups == conv_h.groups == conv_v.groups == groups
-                and gn_h.eps == gn_v.eps == cell.norm.eps):
+        if not (gn_hn.num_groups == gn_v.num_groups == conv_h.groups == conv_v.groups == groups
+                and gn_hn.eps == gn_v.eps == cell.norm.eps):
             raise ValueError("the Numba program needs the same groups and eps in the cell GN and both circuits")
-        w_hg = _circuit_weights(conv_h.weight, conv_v.weight, groups)
-        gn_hg = np.stack([_interleave(_np(gn_h.weight), _np(gn_v.weight), groups),
-                          _interleave(_np(gn_h.bias), _np(gn_v.bias), groups)])
-    return _Layer(c, height, width, groups, _scatter_weights(cell.conv.weight), gn_x, gn_hg,
-                  float(cell.norm.eps), mode, _F32(av), _F32(ax), _F32(k), _F32(neuron.v_threshold), soft,
-                  w_hg)
+        circuit_conv = BinaryConv.circuits(conv_h.weight, conv_v.weight, groups)
+        gn_h = np.stack([_interleave(_np(gn_hn.weight), _np(gn_v.weight), groups),
+                         _interleave(_np(gn_hn.bias), _np(gn_v.bias), groups)])
+    conv = _scatter_weights(cell.conv.weight) if first else BinaryConv(cell.conv.weight, 1, CONV_DENSE_ABOVE)
+    return _Layer(c, height, width, groups, conv, gn_x, gn_h, float(cell.norm.eps), mode, _F32(av), _F32(ax),
+                  _F32(k), _F32(neuron.v_threshold), soft, circuit_conv)
 
 
 class NumbaProgram:
@@ -199,8 +256,8 @@ class NumbaProgram:
             raise ValueError("the Numba program runs conv-stack networks (zoo 'dvsgesture', 'nmnist')")
         _, h, w = config["in_shape"]
         layers = []
-        for cell in net.cells:
-            layers.append(_export_cell(cell, h, w))
+        for i, cell in enumerate(net.cells):
+            layers.append(_export_cell(cell, h, w, first=i == 0))
             h, w = h // 2, w // 2
         return cls(tuple(config["in_shape"]), layers, config["head_pool"], _np(net.fc.weight), _np(net.fc.bias))
 
@@ -217,25 +274,32 @@ class NumbaProgram:
         if frame.shape != self.in_shape:
             raise ValueError(f"NumbaProgram: frame of shape {frame.shape}, expected {self.in_shape} (C, H, W)")
         first = self.layers[0]
-        nt = K.scatter_frame(np.ascontiguousarray(frame), first.wt, first.cbuf, first.width, first.touched,
+        nt = K.scatter_frame(np.ascontiguousarray(frame), first.conv, first.cbuf, first.width, first.touched,
                              first.tlist, 0)
         first.update(nt)
         below = first
         for layer in self.layers[1:]:
             n = below.pool()
-            track = layer.dense_track(n)
-            nt = 0 if track else K.touch_all(layer.touched, layer.tlist, 0)
-            nt = K.scatter_spikes(below.pooled, n, below.channels, layer.height, layer.width, layer.wt,
-                                  layer.cbuf, layer.touched, layer.tlist, nt, track)
+            nt = layer.conv.scatter(below.pooled, n, layer.height, layer.width, layer.cbuf, layer.touched,
+                                    layer.tlist, 0)
             layer.update(nt)
             below = layer
-        n = below.pool()
+        below.pool()
         self.logits[:] = self.fc_bias
-        K.readout(below.pooled, n, below.channels, below.width // 2, self.head_pool, self._head_hw[0],
-                  self._head_hw[1], self.fc_wt, self.logits)
+        K.readout(below.pooled, below.width // 2, self.head_pool, self._head_hw[0], self._head_hw[1],
+                  self.fc_wt, self.logits)
         return self.logits.copy()
 
     # -- state access (tests, diagnostics) -------------------------------------------
+    def spike_rates(self) -> list[float]:
+        """Fraction of each layer's neurons that fired at the last step."""
+        return [layer.n_spikes / layer.v.size for layer in self.layers]
+
+    def dense_convs(self) -> list[str]:
+        """Which binary convs ran dense at the last step, per layer: ``"conv"``, ``"circuits"``, both or ``"-"``."""
+        return ["+".join(name for name, conv in (("conv", layer.conv), ("circuits", layer.circuit_conv))
+                         if isinstance(conv, BinaryConv) and conv.dense) or "-" for layer in self.layers]
+
     def membrane(self, layer: int) -> np.ndarray:
         """Post-reset membrane of ``layer`` as ``(C, H, W)`` (a copy)."""
         lay = self.layers[layer]
@@ -244,14 +308,11 @@ class NumbaProgram:
     def spikes(self, layer: int) -> np.ndarray:
         """Spikes of ``layer`` at the last step as a ``(C, H, W)`` uint8 map."""
         lay = self.layers[layer]
-        out = np.zeros(lay.height * lay.width * lay.channels, np.uint8)
-        out[lay.prev[:lay.n_prev]] = 1
-        return out.reshape(lay.height, lay.width, lay.channels).transpose(2, 0, 1)
+        return lay.bits.reshape(lay.height, lay.width, lay.channels).transpose(2, 0, 1).copy()
 
     def set_state(self, layer: int, v: np.ndarray, spikes: np.ndarray) -> None:
         """Overwrite ``layer``'s membrane and previous spikes from ``(C, H, W)`` maps."""
         lay = self.layers[layer]
         lay.v[:] = np.asarray(v, _F32).transpose(1, 2, 0).reshape(lay.v.shape)
-        flat = np.flatnonzero(np.asarray(spikes).transpose(1, 2, 0).reshape(-1)).astype(np.int32)
-        lay.prev[:flat.size] = flat
-        lay.n_prev = flat.size
+        lay.bits[:] = (np.asarray(spikes) != 0).transpose(1, 2, 0).reshape(lay.bits.shape)
+        lay.n_spikes = int(lay.bits.sum())
