@@ -59,8 +59,8 @@ class Recording:
         self.start_us = start_us
         self.end_us = end_us
         self.chunk_bytes = chunk_bytes
-        self.bytes_read = 0
-        """Bytes of the file consumed by the current (or last) pass, for progress bars."""
+        self._bytes_read = 0
+        self._reading: Decoder | None = None
         self._options: dict[str, Any] = {}
         try:
             with builtins.open(self.path, "rb") as fh:
@@ -120,20 +120,28 @@ class Recording:
                       stacklevel=user_stacklevel())
 
     # -- streaming ---------------------------------------------------------
+    @property
+    def bytes_read(self) -> int:
+        """Bytes of the file consumed by the current (or last) pass, for progress bars."""
+        if self._reading is not None and not self._reading.fh.closed:
+            return self._reading.fh.tell()
+        return self._bytes_read
+
     def blocks(self, clip: bool = True) -> Iterator[np.ndarray]:
         """Decoded event arrays in file order (chunk-sized), restricted to ``[start_us, end_us)`` when ``clip``."""
         with self._decoder() as dec:
             if clip:
                 dec.seek_us = self.start_us
+            self._reading = dec
             for block in dec.blocks():
-                self.bytes_read = dec.fh.tell()
                 if clip and self.start_us is not None and len(block) and block["t"][0] < self.start_us:
                     block = block[np.searchsorted(block["t"], self.start_us):]
                 if clip and self.end_us is not None and len(block) and block["t"][-1] >= self.end_us:
                     yield block[:np.searchsorted(block["t"], self.end_us)]
                     break
                 yield block
-            self.bytes_read = dec.fh.tell()
+            self._bytes_read = dec.fh.tell()
+            self._reading = None
             if dec.dropped:
                 warnings.warn(f"{self.path}: dropped {dec.dropped} events outside the {self.width}x{self.height} "
                               "sensor", PartialReadWarning, stacklevel=user_stacklevel())
