@@ -5,9 +5,13 @@ The real recordings in ``shared/recordings`` are too small to time (open and
 header costs dominate), so each case writes a larger file from a real one:
 EVT 2 / EVT 3 / AEDAT 4 with evstream's writers (events repeated, shifted in
 time so they stay sorted), AEDAT 2 and DAT by repeating the real records with
-shifted timestamps. Every tool then decodes the whole file; the figure is
-events per second of wall time (best of ``--repeat``), ``ratio`` is evstream's
-speed over that tool's. The ``rss`` case streams a generated EVT 2 file of
+shifted timestamps. Every tool then decodes the whole file to full events
+(t, x, y, polarity; ``reads`` says whether it holds a chunk or the whole file at
+once); the figure is events per second of wall time (best of ``--repeat``),
+``ratio`` is evstream's speed over that tool's. Beside each goal, ``copy_mev_s``
+and ``new_fill_mev_s`` show what the machine can write in the same run (16-byte
+events copied into mapped pages, and into a new array): the ceiling to read the
+goals against. The ``rss`` case streams a generated EVT 2 file of
 ``--rss-events`` events in a fresh process and reports its peak resident memory.
 """
 
@@ -177,7 +181,11 @@ PEERS: dict[str, list[tuple[str, str, Callable[[Path], int]]]] = {
     "dat": [("expelliarmus", "expelliarmus", _expelliarmus("dat", False)),
             ("expelliarmus-chunked", "expelliarmus", _expelliarmus("dat", True)), ("faery", "faery", _faery)],
 }
-"""Case -> (tool name, module that must import, decode function returning the event count)."""
+"""Case -> (tool name, module that must import, decode function returning the event count). Every tool
+returns full events (t, x, y, polarity); they differ in how much they hold at once (:data:`READS`)."""
+READS = {"evstream": "chunks", "faery": "chunks", "expelliarmus": "whole file", "expelliarmus-chunked": "chunks",
+         "dv-processing": "chunks", "aedat": "packets", "tonic": "whole file"}
+"""How each tool reads: a bounded chunk (or packet) at a time, or the whole file into one array."""
 
 
 def _time(fn: Callable[[Path], int], path: Path, repeat: int) -> tuple[int, float]:
@@ -197,11 +205,12 @@ def bench_case(case: str, path: Path, repeat: int) -> list[dict[str, Any]]:
     _evstream(path)  # warm-up: Numba cache, page cache
     n, seconds = _time(_evstream, path, repeat)
     ours = n / seconds / 1e6
-    rows: list[dict[str, Any]] = [{"case": case, "tool": "evstream", "events": n, "seconds": round(seconds, 4),
-                                   "mev_s": round(ours, 1), "goal_mev_s": GOALS_MEV_S.get(case)}]
+    rows: list[dict[str, Any]] = [{"case": case, "tool": "evstream", "reads": READS["evstream"], "events": n,
+                                   "seconds": round(seconds, 4), "mev_s": round(ours, 1),
+                                   "goal_mev_s": GOALS_MEV_S.get(case)}]
     peer_speeds = []
     for name, module, fn in PEERS.get(case, []):
-        row: dict[str, Any] = {"case": case, "tool": name}
+        row: dict[str, Any] = {"case": case, "tool": name, "reads": READS[name]}
         if not _installed(module):
             row["skipped"] = f"{module} is not installed"
         else:
@@ -221,6 +230,19 @@ def bench_case(case: str, path: Path, repeat: int) -> list[dict[str, Any]]:
         rows[0]["ratio"] = round(ours / max(peer_speeds), 2)
         rows[0]["note"] = "ratio vs the fastest peer"
     return rows
+
+
+def machine_write_speed(n: int, repeat: int) -> dict[str, float]:
+    """What the machine can write, in Mev/s of 16-byte events (the ceiling to read each goal against):
+    ``copy_mev_s`` copies ``n`` events into an array whose pages are mapped, ``new_fill_mev_s`` fills a
+    newly allocated one (page faults included, as for output that is handed to the caller and freed)."""
+    from evstream.events import EVENT_DTYPE
+
+    src = np.ones(n, EVENT_DTYPE)
+    dst = np.zeros(n, EVENT_DTYPE)
+    warm, _ = best_of(lambda: np.copyto(dst, src), repeat)
+    fresh, _ = best_of(lambda: np.empty(n, EVENT_DTYPE).view(np.int64).fill(1), repeat)
+    return {"copy_mev_s": round(n / warm / 1e6, 1), "new_fill_mev_s": round(n / fresh / 1e6, 1)}
 
 
 def _rss_child(path: str) -> None:
@@ -274,10 +296,13 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     folder = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="evstream-bench-io-"))
     folder.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
+    machine = machine_write_speed(args.events, args.repeat)
     try:
         for case in cases:
             path = make_file(case, args.events, args.recordings, folder)
-            rows += bench_case(case, path, args.repeat)
+            case_rows = bench_case(case, path, args.repeat)
+            case_rows[0].update(machine)
+            rows += case_rows
         if args.rss_events:
             rows.append(bench_rss(args.rss_events, args.recordings, folder))
     finally:
