@@ -216,3 +216,52 @@ def test_fused_layer_equals_plain_layer_and_single_equals_multi(kind):
     assert torch.equal(multi(x), s_plain)
     torch.testing.assert_close(fused.v, plain.v)
     assert s_plain.sum() > 0 and (1 - s_plain).sum() > 0
+
+
+def run_layers(layers: list, x: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Step every layer over ``x`` ``(T, ...)`` with a shared loss; returns ``(spikes, input grad)`` each."""
+    out = []
+    for layer in layers:
+        xs = x.clone().requires_grad_(True)
+        s = torch.stack([layer.step(xs[t]) for t in range(x.shape[0])])
+        (s.sum() * 0.5 + layer.v.sum()).backward()
+        out.append((s.detach(), xs.grad))
+    return out
+
+
+@pytest.mark.slow  # the first torch.compile of a process takes tens of seconds
+@pytest.mark.parametrize("kind", ["stc-lif", "stc-plif"])
+def test_compiled_update_equals_eager_on_cpu(kind):
+    from evstream.nn.backends.torch import COMPILED_STC_FORWARD
+
+    torch.manual_seed(8)
+    eager = make_neuron(kind, 16, conv=True, kernel=3, fused=True)
+    compiled = make_neuron(kind, 16, conv=True, kernel=3, compiled=True)
+    compiled.load_state_dict(eager.state_dict())
+    x = torch.randn(6, 2, 16, 6, 6) * 2
+    (s_e, g_e), (s_c, g_c) = run_layers([eager, compiled], x)
+    assert COMPILED_STC_FORWARD.reason is None, COMPILED_STC_FORWARD.reason
+    assert COMPILED_STC_FORWARD.compiled is not None
+    assert torch.equal(s_e, s_c) and s_e.sum() > 0
+    torch.testing.assert_close(compiled.v, eager.v, rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(g_c, g_e, rtol=1e-5, atol=1e-6)
+
+
+def test_compile_failure_falls_back_to_eager_with_logged_reason(monkeypatch, caplog):
+    from evstream.nn.backends import torch as backend
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no C++ compiler found\nmore detail")
+
+    wrapper = backend.CompiledOrEager(backend.stc_forward, "the STC update")
+    monkeypatch.setattr(backend, "COMPILED_STC_FORWARD", wrapper)
+    monkeypatch.setattr(torch, "compile", broken)
+    torch.manual_seed(9)
+    eager = make_neuron("stc-lif", 16, conv=True, kernel=3, fused=True)
+    fallback = make_neuron("stc-lif", 16, conv=True, kernel=3, compiled=True)
+    fallback.load_state_dict(eager.state_dict())
+    with caplog.at_level("WARNING", logger="evstream.nn.backends.torch"):
+        (s_e, g_e), (s_f, g_f) = run_layers([eager, fallback], torch.randn(4, 2, 16, 6, 6) * 2)
+    assert wrapper.reason == "RuntimeError: no C++ compiler found"
+    assert sum("running it eager: RuntimeError: no C++ compiler found" in r.message for r in caplog.records) == 1
+    assert torch.equal(s_e, s_f) and torch.equal(g_e, g_f) and torch.equal(eager.v, fallback.v)

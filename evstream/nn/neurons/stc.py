@@ -87,19 +87,23 @@ class STCNeuron(MemoryModule):
         surrogate: a new :class:`Sigmoid` (alpha 4) when ``None``.
         fused: use the fused element-wise update of :mod:`evstream.nn.backends.torch`
             (same numbers, one autograd node, less memory).
+        compiled: the fused update with its forward through ``torch.compile`` (implies
+            ``fused``; eager fallback with a logged reason where compiling fails).
     State: ``v`` (post-reset membrane) and ``s_prev`` (previous spikes), shape of the input.
     """
 
     def __init__(self, branch_h: nn.Module, branch_v: nn.Module, v_threshold: float = 1.0,
                  gradient_detach: bool = True, plif: bool = False,
-                 surrogate: Surrogate | None = None, fused: bool = False, step_mode: str = "s") -> None:
+                 surrogate: Surrogate | None = None, fused: bool = False, compiled: bool = False,
+                 step_mode: str = "s") -> None:
         super().__init__(step_mode)
         self.branch_h = branch_h
         self.branch_v = branch_v
         self.v_threshold = float(v_threshold)
         self.gradient_detach = gradient_detach
         self.surrogate = surrogate if surrogate is not None else Sigmoid()
-        self.fused = fused
+        self.fused = fused or compiled
+        self.compiled = compiled
         self.t_m = nn.Parameter(torch.zeros(())) if plif else None
         self.register_memory("v")
         self.register_memory("s_prev")
@@ -126,7 +130,8 @@ class STCNeuron(MemoryModule):
         if self.fused:
             from evstream.nn.backends.torch import stc_fused_step
 
-            s, self.v = stc_fused_step(x, self.v, hb, hg, self.leak(), self.surrogate, self.v_threshold)
+            s, self.v = stc_fused_step(x, self.v, hb, hg, self.leak(), self.surrogate, self.v_threshold,
+                                       self.compiled)
         else:
             s, self.v = stc_step(x, self.v, torch.tanh(hb), torch.tanh(hg), self.surrogate,
                                  self.v_threshold, self.leak())
