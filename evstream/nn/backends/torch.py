@@ -51,7 +51,7 @@ class CompiledOrEager:
         if self.reason is None:
             try:
                 if self.compiled is None:
-                    self.compiled = torch.compile(self.fn, dynamic=False)
+                    self.compiled = torch.compile(self.fn)  # static first, dynamic shapes after a recompile
                 return self.compiled(*args)
             except Exception as exc:  # noqa: BLE001 - any compiler/backend failure means: run eager
                 self.reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc) else ''}"
