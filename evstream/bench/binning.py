@@ -14,7 +14,8 @@ peer on the same events in the same run (best of ``--repeat``):
   one numpy array ``(N, 2, H, W)``, like tonic's ``ToFrame`` (whose int16
   frames make the int16 row the like-for-like one).
 * tonic runs its transform on the whole array (``ToFrame``, ``ToVoxelGrid``,
-  ``ToTimesurface``, ``Denoise``, ...). tonic's per-event Python loops
+  ``ToTimesurface``, ``Denoise``, ...); sliding voxel grids, which tonic does not
+  have, are its overlapping time slices with ``ToVoxelGrid`` on each. tonic's per-event Python loops
   (Denoise, RefractoryPeriod, Decimation) and its time surface run on the first
   ``--peer-events`` events; evstream is then timed on that same prefix.
 * dv-processing reads the same AEDAT 4 file into its own ``EventStore`` (it has
@@ -160,6 +161,16 @@ def run(args: argparse.Namespace) -> list[dict]:
                       _best(_stream(frames("timesurface", tau_us=window / 2), small_packets), r), "tonic",
                       _best(lambda: tt.ToTimesurface(sensor_size=(w, h, 2), dt=window, tau=window / 2)(small_sample),
                             1))
+    stride = max(1, window // 2)
+    if case("sliding"):
+        rows += _rows(f"sliding count frames {window} µs every {stride} µs int16", len(small),
+                      _best(_stream(frames("count", stride_us=stride, dtype="int16"), small_packets), r), "tonic",
+                      _best(lambda: tt.ToFrame(sensor_size=(w, h, 2), time_window=window,
+                                               overlap=window - stride)(small_sample), r))
+    if case("sliding-voxel"):
+        rows += _rows(f"sliding voxel grids {window} µs every {stride} µs, 5 bins", len(small),
+                      _best(_stream(frames("voxel", stride_us=stride), small_packets), r), "tonic",
+                      _best(lambda: _tonic_sliding_voxel(int_polarity[:len(small)], w, h, window, stride), r))
     loops = {  # tonic per-event Python loops: on the small prefix
         "denoise": (lambda: b.DenoiseFilter(w, h, time_us=window, neighbours=4), lambda: tt.Denoise(window)),
         "refractory": (lambda: b.RefractoryFilter(w, h, period_us=1000), lambda: tt.RefractoryPeriod(1000)),
@@ -182,6 +193,16 @@ def run(args: argparse.Namespace) -> list[dict]:
     if case("live") and args.live_s > 0:
         rows.append(_live_row(args.file, int(events["t"][0]), args.live_s, window, args.live_packet_us))
     return rows
+
+
+def _tonic_sliding_voxel(sample: np.ndarray, w: int, h: int, window_us: int, stride_us: int) -> np.ndarray:
+    """What a tonic user writes for sliding voxel grids: overlapping time slices, ``ToVoxelGrid`` on each."""
+    import tonic.transforms as tt
+    from tonic.slicers import slice_events_by_time
+
+    to_voxel = tt.ToVoxelGrid(sensor_size=(w, h, 2), n_time_bins=5)
+    slices = slice_events_by_time(sample, window_us, overlap=window_us - stride_us)
+    return np.stack([to_voxel(part) for part in slices if len(part) > 1])
 
 
 def _live_row(path: Path, t_first: int, seconds: float, window_us: int, packet_us: int) -> dict:

@@ -29,12 +29,12 @@ from evstream.binning.filters import (
 )
 from evstream.binning.binners import make_binner
 from evstream.binning.frames import CountBinner, FrameBinner, TimeBinner
-from evstream.binning.sliding import EventWindowBinner, SampledSlidingBinner, SlidingBinner
+from evstream.binning.sliding import SampledSlidingBinner, SlidingBinner
 from evstream.binning.functional import to_frames, to_time_surfaces, to_voxel_grid
 
 __all__ = [
     "BinningError", "CountBinner", "DecimationFilter", "DenoiseFilter", "DownsampleFilter", "EventFilter",
-    "EventWindowBinner", "FrameBinner", "FrameConfig", "SampledSlidingBinner", "HotPixelFilter", "OrientFilter", "PolarityFilter", "RefractoryFilter",
+    "FrameBinner", "FrameConfig", "SampledSlidingBinner", "HotPixelFilter", "OrientFilter", "PolarityFilter", "RefractoryFilter",
     "RoiFilter", "SlidingBinner", "TimeBinner", "TimeFilter", "make_binner", "to_frames",
     "to_time_surfaces", "to_voxel_grid",
 ]

@@ -223,3 +223,4 @@ def count_cuts(t, held, open_t0, count, timeout_us, covered_us, cuts, ends):
         held = 0
         i = j
     return nf
+

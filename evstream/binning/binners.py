@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from evstream.binning.config import FrameConfig
 from evstream.binning.frames import CountBinner, FrameBinner, TimeBinner
-from evstream.binning.sliding import EventWindowBinner, SampledSlidingBinner, SlidingBinner
+from evstream.binning.sliding import SampledSlidingBinner, SlidingBinner
 
 __all__ = ["make_binner"]
 
@@ -15,8 +15,6 @@ def make_binner(config: FrameConfig) -> FrameBinner:
         return CountBinner(config)
     if not config.sliding:
         return TimeBinner(config)
-    if config.representation == "voxel":
-        return EventWindowBinner(config)
     if config.representation == "timesurface":
         return SampledSlidingBinner(config)
     return SlidingBinner(config)

@@ -35,7 +35,7 @@ import numpy as np
 
 from evstream.binning import _kernels
 from evstream.binning.config import BinningError, FrameConfig
-from evstream.binning.representations import Representation, make_representation
+from evstream.binning.representations import make_representation
 from evstream.binning.tonic_interop import TonicTransform
 from evstream.events import EventPacket, empty_events
 from evstream.packets import FramePacket
@@ -120,11 +120,11 @@ class TimeBinner(FrameBinner):
     packet is written exactly once.
     """
 
-    def __init__(self, config: FrameConfig, representation: Representation | None = None) -> None:
+    def __init__(self, config: FrameConfig) -> None:
         if config.sliding or config.event_count is not None:
             raise BinningError("TimeBinner takes tumbling time windows; use make_binner(config)")
         super().__init__(config)
-        self.rep = representation or make_representation(config)
+        self.rep = make_representation(config)
         self.frame_dtype = self.rep.dtype
         self._k: int | None = None  # index of the open window
         self._covered = 0  # µs: the stream is complete before this time

@@ -32,11 +32,11 @@ class Representation:
 
     per_window = True
 
-    def __init__(self, config: FrameConfig, dtype: str | None = None) -> None:
+    def __init__(self, config: FrameConfig) -> None:
         self.config = config
         self.xmap, self.ymap = config.coordinate_maps()
         self.mapped = config.crop is not None or config.downsample != 1
-        self.dtype = np.dtype(dtype or config.dtype)
+        self.dtype = np.dtype(config.dtype)
 
     def reset(self) -> None:
         """Forget the state carried between windows (none for per-window representations)."""
@@ -50,11 +50,7 @@ class Representation:
 
 
 class Accumulated(Representation):
-    """count, signed, binary and rate frames: per-event adds from a (channel, weight) table per polarity.
-
-    ``raw=True`` keeps exact int32 sums and skips :meth:`finish` (the base bins
-    of sliding windows, which are summed before clipping or scaling).
-    """
+    """count, signed, binary and rate frames: per-event adds from a (channel, weight) table per polarity."""
 
     _TABLES = {  # representation -> (channel of OFF, ON), (weight of OFF, ON)
         "count": ((0, 1), (1, 1)),
@@ -63,9 +59,8 @@ class Accumulated(Representation):
         "rate": ((0, 0), (1, 1)),
     }
 
-    def __init__(self, config: FrameConfig, raw: bool = False) -> None:
-        super().__init__(config, "int32" if raw else None)
-        self.raw = raw
+    def __init__(self, config: FrameConfig) -> None:
+        super().__init__(config)
         chans, weights = self._TABLES[config.representation]
         plane = config.out_size[0] * config.out_size[1]
         # Polarity values other than 0/1 break the event contract; they count as ON, like tonic's bool cast.
@@ -79,8 +74,6 @@ class Accumulated(Representation):
                                     frames, fresh)
 
     def finish(self, frames: np.ndarray, span_us: int) -> None:
-        if self.raw:
-            return
         if self.config.representation == "binary":
             np.minimum(frames, 1, out=frames)
         elif self.config.representation == "rate":

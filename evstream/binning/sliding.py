@@ -5,11 +5,10 @@ The first frame starts at the last stride edge at or before the first packet's
 not depend on packet boundaries, as for tumbling windows. How overlapping
 windows are computed depends on the representation:
 
-* count, signed, binary, rate (:class:`SlidingBinner`): events are binned once
-  into base bins and each frame sums the base bins it spans.
-* voxel grids (:class:`EventWindowBinner`): the time interpolation is relative
-  to each window, so every window is binned from its own events, kept until
-  the last window that holds them has left.
+* count, signed, binary, rate frames and voxel grids (:class:`SlidingBinner`):
+  every window is binned from its own events, kept until the last window that
+  holds them has left (voxel grids interpolate in time relative to their own
+  window, so they could not share partial sums anyway).
 * time surfaces (:class:`SampledSlidingBinner`): a surface is the decayed whole
   past sampled at the window's end, so sliding windows are samples every
   ``stride_us`` µs.
@@ -17,19 +16,17 @@ windows are computed depends on the representation:
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import replace
-from math import gcd
 
 import numpy as np
 
 from evstream.binning.config import BinningError, FrameConfig
 from evstream.binning.frames import FrameBinner, TimeBinner, check_time_order
-from evstream.binning.representations import Accumulated, make_representation
+from evstream.binning.representations import make_representation
 from evstream.events import EventPacket, concat_events
 from evstream.packets import FramePacket
 
-__all__ = ["EventWindowBinner", "SampledSlidingBinner", "SlidingBinner"]
+__all__ = ["SampledSlidingBinner", "SlidingBinner"]
 
 
 def first_window_start(config: FrameConfig, t_start: int) -> int:
@@ -38,91 +35,22 @@ def first_window_start(config: FrameConfig, t_start: int) -> int:
 
 
 class SlidingBinner(FrameBinner):
-    """Sliding count, signed, binary and rate frames: sums of base bins.
-
-    Events are binned once into base bins of ``gcd(window, stride)`` µs (exact
-    int32 sums); a frame is the sum of the base bins it spans, emitted when its
-    last base bin ends. ``flush()`` emits every frame that starts before the
-    end of the stream.
-    """
-
-    def __init__(self, config: FrameConfig) -> None:
-        if not config.sliding:
-            raise BinningError("SlidingBinner needs stride_us different from window_us")
-        super().__init__(config)
-        self.base_us = gcd(config.window_us, config.stride)
-        base_config = replace(config, window_us=self.base_us, stride_us=None, output="numpy", pin_memory=False)
-        self.raw = Accumulated(base_config, raw=True)
-        self.base = TimeBinner(base_config, self.raw)
-        self.finisher = Accumulated(config)  # clipping / scaling of the summed frames
-        self._ring: deque[tuple[int, np.ndarray]] = deque()
-        self._next: int | None = None  # start (µs) of the next frame to emit
-
-    def reset(self) -> None:
-        super().reset()
-        self.base.reset()
-        self._ring.clear()
-        self._next = None
-
-    def process(self, packet: EventPacket) -> list[FramePacket]:
-        if self._next is None:
-            self._next = first_window_start(self.config, packet.t_start)
-            self.base.process(EventPacket(packet.events[:0], self.width, self.height, self._next, self._next))
-        return self._emit(self.base.process(packet), final=False)
-
-    def flush(self) -> list[FramePacket]:
-        covered = self.base.covered_us
-        out = self._emit(self.base.flush(), final=True, covered=covered) if self._next is not None else []
-        self.reset()
-        return out
-
-    def _emit(self, bases: list[FramePacket], final: bool, covered: int = 0) -> list[FramePacket]:
-        window = self.config.window_us
-        keep = window // self.base_us
-        sums: list[tuple[int, np.ndarray]] = []
-        for packet in bases:
-            for start, frame in zip(packet.t_start.tolist(), packet.data):
-                self._ring.append((start, frame))
-                if len(self._ring) > keep:
-                    self._ring.popleft()
-                while self._next + window <= start + self.base_us:
-                    sums.append(self._take())
-        while final and self._next < covered:
-            sums.append(self._take())
-        return [self._pack(sums[i:i + self.config.max_frames]) for i in range(0, len(sums), self.config.max_frames)]
-
-    def _take(self) -> tuple[int, np.ndarray]:
-        """Sum of the base bins inside the next frame's window; advances to the following frame."""
-        fs, window = self._next, self.config.window_us
-        total = np.zeros(self.config.frame_shape, dtype=np.int32)
-        for start, base in self._ring:
-            if fs <= start < fs + window:
-                total += base
-        self._next += self.config.stride
-        return fs, total
-
-    def _pack(self, sums: list[tuple[int, np.ndarray]]) -> FramePacket:
-        data, frames = self.allocate(len(sums), zeroed=False)  # every frame is overwritten
-        for frame, (_, total) in zip(frames, sums):
-            frame[...] = total
-        self.finisher.finish(frames, self.config.window_us)
-        t0 = np.array([fs for fs, _ in sums], dtype=np.int64)
-        return self._packet(data, t0, t0 + self.config.window_us)
-
-
-class EventWindowBinner(FrameBinner):
-    """Sliding voxel grids: each window binned from its own events.
+    """Sliding count, signed, binary, rate frames and voxel grids: each window binned from its own events.
 
     The binner keeps the events from the next frame's start on (at most about
     ``window_us`` µs of stream) and bins a window when the stream (an event or
     a clock tick) passes its end, so every event is binned once per window that
     holds it (``window_us / stride_us`` times). ``flush()`` emits every frame
-    that starts before the end of the stream, like :class:`SlidingBinner`.
+    that starts before the end of the stream.
+
+    Summing shared base bins of ``gcd(window, stride)`` µs instead was measured
+    6 to 37x slower on the shared recordings: it reads and writes whole frames
+    per base bin, while a window holds far fewer events than pixels.
     """
 
     def __init__(self, config: FrameConfig) -> None:
         if not config.sliding:
-            raise BinningError("EventWindowBinner needs stride_us different from window_us")
+            raise BinningError("SlidingBinner needs stride_us different from window_us")
         super().__init__(config)
         self.rep = make_representation(config)
         self.frame_dtype = self.rep.dtype
