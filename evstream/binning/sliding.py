@@ -44,7 +44,7 @@ class SlidingBinner(FrameBinner):
     that starts before the end of the stream.
 
     Summing shared base bins of ``gcd(window, stride)`` µs instead was measured
-    6 to 37x slower on the shared recordings: it reads and writes whole frames
+    4 to 37x slower on the shared recordings: it reads and writes whole frames
     per base bin, while a window holds far fewer events than pixels.
     """
 
