@@ -26,7 +26,9 @@ constant time step through silent periods. tonic's frames are recovered with
 ``origin_us`` = the first event time (tests/binning/test_tonic_parity.py).
 
 Binners are also tonic transforms: calling one on a whole recording (a tonic
-or evstream structured array) returns its ``(N, C, H, W)`` frames.
+or evstream structured array) returns its ``(N, C, H, W)`` frames. Sliding
+windows are in :mod:`evstream.binning.sliding`; :func:`~evstream.binning.make_binner`
+picks the binner for a configuration.
 """
 
 from __future__ import annotations
@@ -113,11 +115,13 @@ class TimeBinner(FrameBinner):
     >>> frames = binner.process(packet)      # FramePackets of the windows that ended
     >>> frames += binner.flush()             # at end of stream: the open window
 
-    Memory: the windows a packet completes are allocated as one zeroed block
-    and binned in one kernel call. The open window, once it has events, gets
-    its own frame that later packets add to; it leaves as its own packet when
-    the window ends, so no frame is copied, and a window that lies within one
-    packet is written exactly once.
+    Memory: the windows a packet completes are allocated as one uninitialised
+    block and binned in one kernel call, which zeroes each slot right before
+    binning it (cache-hot). The open window, once it has events, gets its own
+    zeroed frame that later packets add to; it leaves as its own packet when
+    the window ends, so no frame is copied. A whole sample (the tonic-style
+    call, :func:`~evstream.binning.to_frames`) is one block without the
+    ``max_frames`` limit, returned as is.
     """
 
     def __init__(self, config: FrameConfig) -> None:
