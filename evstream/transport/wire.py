@@ -1,30 +1,35 @@
-"""The evstream ZeroMQ wire format: a versioned JSON header plus raw buffers.
+"""The evstream ZeroMQ wire format: a versioned binary header plus raw buffers.
 
 One packet is one multipart message::
 
-    frame 0   head    stream name (UTF-8), b"\\0", then a compact JSON header;
+    frame 0   head    stream name (UTF-8), b"\\0", then the binary header;
                       SUB sockets filter on the name and NUL (the topic)
-    frame 1.. arrays  the raw bytes of each array named in the header, in order
+    frame 1.. arrays  the raw bytes of each array of the packet's kind, in order
 
-The header (schema version :data:`WIRE_VERSION`)::
+The header (schema version :data:`WIRE_VERSION`, little-endian, no padding)::
 
-    {"v": 1, "kind": "events", "session": "9f3c...", "seq": 41, "pseq": 7,
-     "clock_ns": 1732406400000000000, "t": [t_start, t_end], "geom": [width, height],
-     "arrays": [["events", "ev16", [n]]]}
+    fixed part        magic b"EVSW", u8 version, u8 kind, u8 array count,
+                      u8 session length, u64 seq, u64 pseq, u64 clock_ns,
+                      i64 t_start, i64 t_end, u32 width, u32 height
+    session           that many bytes of UTF-8 (1 to 64)
+    per array         u8 dtype token length, the token (ASCII), u8 ndim, u64 per dimension
+    labels only       i16 name count (-1: no names), then per name u16 length and UTF-8
 
-* ``kind``: ``events``, ``frames``, ``tensor``, ``labels`` or ``eos`` (end of
-  stream: no arrays, ``seq`` = number of packets the session sent).
-* ``session``: random id of one sender run; ``seq``: the sender's own counter
+* ``kind``: index in ``("events", "frames", "tensor", "labels", "eos")``;
+  ``eos`` (end of stream) has no arrays and ``seq`` = number of packets the
+  session sent.
+* ``session``: id of one sender run; ``seq``: the sender's own counter
   (0, 1, 2, ... per session) from which receivers count gaps exactly;
   ``pseq``: the packet's ``seq`` as its producer numbered it.
 * ``clock_ns``: sender wall clock (``time.time_ns()``) when the message was built.
-* ``t`` and ``geom`` (µs, pixels) only for events; ``names`` (class names or
-  ``null``) only for labels.
-* ``arrays``: ``[name, dtype, shape]`` per buffer frame. ``ev16`` is
-  :data:`evstream.events.EVENT_DTYPE`; other dtypes are numpy type strings of
-  booleans, integers or floats (``"<f4"``). Object, string and void dtypes do
-  not exist on the wire: nothing is ever pickled.
+* ``t_start``, ``t_end`` (µs) and ``width``, ``height`` (pixels) describe an
+  events packet; other kinds send zeros there.
+* arrays: each kind has fixed arrays in a fixed order (:data:`ARRAYS`). The
+  token ``ev16`` is :data:`evstream.events.EVENT_DTYPE`; other tokens are
+  numpy type strings of booleans, integers or floats (``"<f4"``). Object,
+  string and void dtypes do not exist on the wire: nothing is ever pickled.
 
+Version 1 sent the header as JSON; such a message is rejected as ``version``.
 Arrays are sent without a copy (``copy=False``) and decoded as read-only
 ``np.frombuffer`` views of the received frames. :func:`decode` checks every
 field and raises :class:`WireError` with a ``reason`` of ``"malformed"``,
@@ -35,6 +40,7 @@ from __future__ import annotations
 
 import json
 import math
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -45,6 +51,7 @@ from evstream.events import EVENT_DTYPE, EventPacket
 from evstream.packets import ArrayPacket, FramePacket, LabelPacket, TensorPacket
 
 __all__ = [
+    "ARRAYS",
     "DATA_KINDS",
     "MAX_HEADER_BYTES",
     "REJECT_REASONS",
@@ -57,11 +64,11 @@ __all__ = [
     "topic",
 ]
 
-WIRE_VERSION = 1
+WIRE_VERSION = 2
 """Schema version written in every header; any other version is rejected."""
 
 MAX_HEADER_BYTES = 16384
-"""Largest accepted head frame (topic and JSON header, bytes); larger is ``oversize``."""
+"""Largest accepted head frame (topic and header, bytes); larger is ``oversize``."""
 
 DATA_KINDS: tuple[str, ...] = ("events", "frames", "tensor", "labels")
 """Kinds of data messages (``eos`` is the only other kind)."""
@@ -69,18 +76,27 @@ DATA_KINDS: tuple[str, ...] = ("events", "frames", "tensor", "labels")
 REJECT_REASONS: tuple[str, ...] = ("malformed", "oversize", "version")
 """Why :func:`decode` rejects a message (the receiver counts each)."""
 
+_KINDS = (*DATA_KINDS, "eos")
+_KIND_CODE = {kind: code for code, kind in enumerate(_KINDS)}
+_MAGIC = b"EVSW"
+_FIXED = struct.Struct("<4sBBBBQQQqqII")
+"""magic, version, kind, array count, session length, seq, pseq, clock_ns, t_start, t_end, width, height."""
+_U8 = struct.Struct("<B")
+_U16 = struct.Struct("<H")
+_I16 = struct.Struct("<h")
+_MAX_SESSION_BYTES = 64
 _EVENTS_TOKEN = "ev16"
 _NUMERIC_KINDS = frozenset("biuf")
 _MAX_NDIM = 8
 _T_FIELDS = (("t_start", "<i8"), ("t_end", "<i8"))
-_EXPECTED: dict[str, tuple[tuple[str, str | None], ...]] = {
+ARRAYS: dict[str, tuple[tuple[str, str | None], ...]] = {
     "events": (("events", _EVENTS_TOKEN),),
     "frames": (("data", None), *_T_FIELDS),
     "tensor": (("data", None), *_T_FIELDS),
     "labels": (("label", "<i8"), ("confidence", "<f4"), *_T_FIELDS),
     "eos": (),
 }
-"""Per kind: the array names in order and their required dtype (``None``: any numeric)."""
+"""Per kind: the array names in wire order and their required dtype token (``None``: any numeric)."""
 
 
 class WireError(ValueError):
@@ -98,7 +114,7 @@ class Message:
     Attributes:
         stream: stream name from the topic frame.
         kind: one of :data:`DATA_KINDS` or ``"eos"``.
-        session: sender run id (hex string).
+        session: sender run id.
         seq: sender counter; for ``eos`` the number of packets the session sent.
         clock_ns: sender wall clock when the message was built (ns since the epoch).
         nbytes: total size of all frames in bytes.
@@ -119,6 +135,7 @@ def topic(stream: str) -> bytes:
     return stream.encode() + b"\0"
 
 
+# -- encoding -------------------------------------------------------------------
 def _as_numpy(data: Any) -> np.ndarray:
     """``data`` as a C-contiguous numpy array (torch tensors are moved to the CPU)."""
     if not isinstance(data, np.ndarray) and hasattr(data, "detach"):
@@ -126,29 +143,42 @@ def _as_numpy(data: Any) -> np.ndarray:
     return np.ascontiguousarray(data)
 
 
-def _dtype_token(array: np.ndarray) -> str:
-    return _EVENTS_TOKEN if array.dtype == EVENT_DTYPE else array.dtype.str
-
-
-def _arrays_of(packet: Any) -> tuple[list[tuple[str, np.ndarray]], dict[str, Any]]:
-    """The named arrays of ``packet`` and the kind-specific header fields."""
+def _arrays_of(packet: Any) -> tuple[list[np.ndarray], tuple[int, int, int, int], bytes]:
+    """The arrays of ``packet`` in wire order, its ``(t_start, t_end, width, height)`` and names section."""
     kind = getattr(packet, "kind", None)
     if kind == "events":
-        return ([("events", np.ascontiguousarray(packet.events))],
-                {"t": [packet.t_start, packet.t_end], "geom": [packet.width, packet.height]})
+        return [np.ascontiguousarray(packet.events)], (packet.t_start, packet.t_end, packet.width, packet.height), b""
     if kind in ("frames", "tensor"):
-        return [("data", _as_numpy(packet.data)), ("t_start", packet.t_start), ("t_end", packet.t_end)], {}
+        return [_as_numpy(packet.data), packet.t_start, packet.t_end], (0, 0, 0, 0), b""
     if kind == "labels":
-        return ([("label", packet.label), ("confidence", packet.confidence),
-                 ("t_start", packet.t_start), ("t_end", packet.t_end)],
-                {"names": list(packet.names) if packet.names is not None else None})
+        return ([packet.label, packet.confidence, packet.t_start, packet.t_end], (0, 0, 0, 0),
+                _names_section(packet.names))
     raise TypeError(f"cannot send {type(packet).__name__}: expected a packet of kind {', '.join(DATA_KINDS)}")
 
 
-def _header(kind: str, session: str, seq: int, pseq: int, clock_ns: int, **extra: Any) -> bytes:
-    head = {"v": WIRE_VERSION, "kind": kind, "session": session, "seq": seq, "pseq": pseq,
-            "clock_ns": clock_ns, **extra}
-    return json.dumps(head, separators=(",", ":")).encode()
+def _names_section(names: Sequence[str] | None) -> bytes:
+    if names is None:
+        return _I16.pack(-1)
+    parts = [_I16.pack(len(names))]
+    for name in names:
+        raw = name.encode()
+        parts += [_U16.pack(len(raw)), raw]
+    return b"".join(parts)
+
+
+def _array_meta(array: np.ndarray) -> bytes:
+    token = (_EVENTS_TOKEN if array.dtype == EVENT_DTYPE else array.dtype.str).encode()
+    return struct.pack(f"<B{len(token)}sB{array.ndim}Q", len(token), token, array.ndim, *array.shape)
+
+
+def _head(stream: str, kind: str, session: str, seq: int, pseq: int, clock_ns: int,
+          fields: tuple[int, int, int, int], arrays: list[np.ndarray], tail: bytes) -> bytes:
+    raw_session = session.encode()
+    if not 0 < len(raw_session) <= _MAX_SESSION_BYTES:
+        raise ValueError(f"session id must be 1 to {_MAX_SESSION_BYTES} bytes of UTF-8 (got {session!r:.80})")
+    fixed = _FIXED.pack(_MAGIC, WIRE_VERSION, _KIND_CODE[kind], len(arrays), len(raw_session),
+                        seq, pseq, clock_ns, *fields)
+    return b"".join([topic(stream), fixed, raw_session, *map(_array_meta, arrays), tail])
 
 
 def encode(packet: Any, stream: str, session: str, seq: int, clock_ns: int) -> list[Any]:
@@ -159,73 +189,77 @@ def encode(packet: Any, stream: str, session: str, seq: int, clock_ns: int) -> l
     Array frames are ``memoryview``s of the packet's memory, to be sent with
     ``copy=False``; the caller must not modify the packet until they are sent.
     """
-    arrays, extra = _arrays_of(packet)
-    for name, array in arrays:
+    arrays, fields, tail = _arrays_of(packet)
+    arrays = [a if isinstance(a, np.ndarray) else np.asarray(a) for a in arrays]
+    for (name, _), array in zip(ARRAYS[packet.kind], arrays):
         if array.dtype != EVENT_DTYPE and array.dtype.kind not in _NUMERIC_KINDS:
             raise TypeError(f"cannot send array {name!r} of dtype {array.dtype}: only bool, int and float")
-    meta = [[name, _dtype_token(a), list(a.shape)] for name, a in arrays]
-    head = _header(packet.kind, session, seq, int(packet.seq), clock_ns, arrays=meta, **extra)
-    return [topic(stream) + head, *(memoryview(a).cast("B") if a.size else b"" for _, a in arrays)]
+    head = _head(stream, packet.kind, session, seq, int(packet.seq), clock_ns, fields, arrays, tail)
+    return [head, *(memoryview(a).cast("B") if a.size else b"" for a in arrays)]
 
 
 def encode_eos(stream: str, session: str, sent: int, clock_ns: int) -> list[bytes]:
     """Frames of the end-of-stream message of a session that sent ``sent`` packets."""
-    return [topic(stream) + _header("eos", session, sent, 0, clock_ns, arrays=[])]
+    return [_head(stream, "eos", session, sent, 0, clock_ns, (0, 0, 0, 0), [], b"")]
 
 
 # -- decoding -------------------------------------------------------------------
 def _buffer(frame: Any) -> memoryview:
     """A byte view of a received frame (``zmq.Frame``, bytes or memoryview)."""
-    buf = frame.buffer if hasattr(frame, "buffer") else frame
+    buf = getattr(frame, "buffer", frame)
     return memoryview(buf).cast("B") if not isinstance(buf, memoryview) or buf.format != "B" else buf
 
 
-def _int(head: dict, key: str, low: int = 0) -> int:
-    value = head.get(key)
-    if type(value) is not int or value < low:
-        raise WireError("malformed", f"header field {key!r} must be an integer >= {low} (got {value!r})")
-    return value
+class _Reader:
+    """Reads the variable part of a header, raising ``malformed`` past its end."""
+
+    def __init__(self, data: bytes, offset: int) -> None:
+        self.data = data
+        self.offset = offset
+
+    def take(self, fmt: struct.Struct | str) -> tuple:
+        layout = fmt if isinstance(fmt, struct.Struct) else struct.Struct(fmt)
+        if self.offset + layout.size > len(self.data):
+            raise WireError("malformed", "header ends early")
+        values = layout.unpack_from(self.data, self.offset)
+        self.offset += layout.size
+        return values
+
+    def text(self, size: int, what: str) -> str:
+        raw = self.data[self.offset:self.offset + size]
+        if len(raw) != size:
+            raise WireError("malformed", "header ends early")
+        self.offset += size
+        try:
+            return raw.decode()
+        except UnicodeDecodeError:
+            raise WireError("malformed", f"{what} is not UTF-8") from None
 
 
-def _pair(head: dict, key: str, low: int, high: int) -> tuple[int, int]:
-    value = head.get(key)
-    if (not isinstance(value, list) or len(value) != 2
-            or any(type(v) is not int or not low <= v <= high for v in value)):
-        raise WireError("malformed", f"header field {key!r} must be two integers in {low}..{high} (got {value!r})")
-    return value[0], value[1]
+def _reject_other_version(header: bytes) -> None:
+    """Raise ``version`` for a header of another schema (version 1 was JSON), else ``malformed``."""
+    if header[:len(_MAGIC)] == _MAGIC and len(header) > len(_MAGIC):
+        version: Any = header[len(_MAGIC)]
+    elif header[:1] == b"{":
+        try:
+            head = json.loads(header)
+        except (UnicodeDecodeError, ValueError):
+            head = None
+        if not isinstance(head, dict):
+            raise WireError("malformed", "header is neither an evstream header nor a JSON object")
+        version = head.get("v")
+    else:
+        raise WireError("malformed", f"header does not start with {_MAGIC!r} and a version")
+    raise WireError("version", f"schema version {version!r}, this evstream reads {WIRE_VERSION}")
 
 
-def _parse_header(frames: Sequence[Any], max_bytes: int) -> tuple[str, dict, list[memoryview], int]:
-    if not frames:
-        raise WireError("malformed", "empty message, need at least a head frame")
-    bufs = [_buffer(f) for f in frames]
-    total = sum(b.nbytes for b in bufs)
-    if total > max_bytes:
-        raise WireError("oversize", f"{total} bytes exceed the cap of {max_bytes} bytes")
-    if bufs[0].nbytes > MAX_HEADER_BYTES:
-        raise WireError("oversize", f"head frame larger than {MAX_HEADER_BYTES} bytes")
-    name, nul, header = bytes(bufs[0]).partition(b"\0")
-    if not nul:
-        raise WireError("malformed", "head frame has no NUL after the stream name")
-    try:
-        stream = name.decode()
-        head = json.loads(header)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise WireError("malformed", f"topic or header is not UTF-8 JSON ({exc})") from None
-    if not isinstance(head, dict):
-        raise WireError("malformed", "header is not a JSON object")
-    if head.get("v") != WIRE_VERSION:
-        raise WireError("version", f"schema version {head.get('v')!r}, this evstream reads {WIRE_VERSION}")
-    return stream, head, bufs[1:], total
-
-
-def _dtype(token: Any, required: str | None, name: str) -> np.dtype:
+def _dtype(token: str, required: str | None, name: str) -> np.dtype:
     if required is not None and token != required:
         raise WireError("malformed", f"array {name!r} must have dtype {required} (got {token!r})")
     if token == _EVENTS_TOKEN:
         return EVENT_DTYPE
     try:
-        dtype = np.dtype(token) if isinstance(token, str) and len(token) <= 8 else None
+        dtype = np.dtype(token) if len(token) <= 8 else None
     except TypeError:
         dtype = None
     if dtype is None or dtype.kind not in _NUMERIC_KINDS or dtype.fields is not None:
@@ -233,50 +267,52 @@ def _dtype(token: Any, required: str | None, name: str) -> np.dtype:
     return dtype
 
 
-def _arrays(kind: str, meta: Any, bufs: list[memoryview]) -> dict[str, np.ndarray]:
-    expected = _EXPECTED[kind]
-    if not isinstance(meta, list) or len(meta) != len(expected) or len(bufs) != len(expected):
+def _arrays(kind: str, count: int, reader: _Reader, bufs: list[memoryview]) -> dict[str, np.ndarray]:
+    expected = ARRAYS[kind]
+    if count != len(expected) or len(bufs) != len(expected):
         raise WireError("malformed", f"{kind} needs arrays {[n for n, _ in expected]} "
-                                     f"(header lists {meta!r:.80}, {len(bufs)} buffer frame(s))")
+                                     f"(header lists {count}, {len(bufs)} buffer frame(s))")
     out = {}
-    for (name, required), entry, buf in zip(expected, meta, bufs):
-        if not isinstance(entry, list) or len(entry) != 3 or entry[0] != name:
-            raise WireError("malformed", f"array entry {entry!r:.80} should describe {name!r}")
-        dtype = _dtype(entry[1], required, name)
-        shape = entry[2]
-        if (not isinstance(shape, list) or not 1 <= len(shape) <= _MAX_NDIM
-                or any(type(d) is not int or d < 0 for d in shape)):
-            raise WireError("malformed", f"array {name!r} has a bad shape {shape!r:.80}")
+    for (name, required), buf in zip(expected, bufs):
+        dtype = _dtype(reader.text(reader.take(_U8)[0], "dtype token"), required, name)
+        ndim = reader.take(_U8)[0]
+        if not 1 <= ndim <= _MAX_NDIM:
+            raise WireError("malformed", f"array {name!r} has {ndim} dimensions (1 to {_MAX_NDIM})")
+        shape = reader.take(f"<{ndim}Q")
         if math.prod(shape) * dtype.itemsize != buf.nbytes:
             raise WireError("malformed", f"array {name!r} of shape {shape} {dtype} needs "
                                          f"{math.prod(shape) * dtype.itemsize} bytes, frame has {buf.nbytes}")
         array = np.frombuffer(buf, dtype=dtype)
-        if len(shape) > 1:
+        if ndim > 1:
             array = array.reshape(shape)
         array.flags.writeable = False
         out[name] = array
     return out
 
 
-def _build(kind: str, head: dict, arrays: dict[str, np.ndarray], pseq: int) -> Any:
+def _names(reader: _Reader) -> tuple[str, ...] | None:
+    count = reader.take(_I16)[0]
+    if count < -1:
+        raise WireError("malformed", f"labels: name count {count}")
+    if count == -1:
+        return None
+    return tuple(reader.text(reader.take(_U16)[0], "class name") for _ in range(count))
+
+
+def _build(kind: str, fields: tuple[int, int, int, int], arrays: dict[str, np.ndarray], pseq: int,
+           names: tuple[str, ...] | None) -> Any:
     if kind == "events":
-        t_start, t_end = _pair(head, "t", -(2**63), 2**63 - 1)
-        width, height = _pair(head, "geom", 1, 65536)
-        events = arrays["events"]
-        if events.ndim != 1 or t_end < t_start:
-            raise WireError("malformed", f"events must be 1-D with t_start <= t_end "
-                                         f"(got shape {events.shape}, t {head['t']})")
-        return EventPacket(events, width, height, t_start, t_end, pseq)
+        t_start, t_end, width, height = fields
+        if not (1 <= width <= 65536 and 1 <= height <= 65536) or t_end < t_start:
+            raise WireError("malformed", f"events need a geometry in 1..65536 pixels and t_start <= t_end "
+                                         f"(got {width}x{height}, t {t_start}..{t_end})")
+        return EventPacket(arrays["events"], width, height, t_start, t_end, pseq)
     n = len(arrays["t_start"])
     if any(a.shape != (n,) for k, a in arrays.items() if k != "data") or (
             kind != "labels" and arrays["data"].shape[0] != n):
         raise WireError("malformed", f"{kind}: item arrays disagree on the item count {n}")
     if kind == "labels":
-        names = head.get("names")
-        if names is not None and (not isinstance(names, list) or not all(isinstance(s, str) for s in names)):
-            raise WireError("malformed", "labels: 'names' must be null or a list of strings")
-        return LabelPacket(arrays["label"], arrays["confidence"], arrays["t_start"], arrays["t_end"], pseq,
-                           tuple(names) if names is not None else None)
+        return LabelPacket(arrays["label"], arrays["confidence"], arrays["t_start"], arrays["t_end"], pseq, names)
     if kind == "frames" and arrays["data"].ndim != 4:
         raise WireError("malformed", f"frames data must be (N, C, H, W), got shape {arrays['data'].shape}")
     cls: type[ArrayPacket] = FramePacket if kind == "frames" else TensorPacket
@@ -291,14 +327,36 @@ def decode(frames: Sequence[Any], max_bytes: int) -> Message:
     exceed ``max_bytes`` bytes, ``version`` for another schema version,
     ``malformed`` for anything else that does not follow the format).
     """
-    stream, head, bufs, nbytes = _parse_header(frames, max_bytes)
-    kind = head.get("kind")
-    if kind not in _EXPECTED:
-        raise WireError("malformed", f"unknown kind {kind!r}")
-    session = head.get("session")
-    if not isinstance(session, str) or not 0 < len(session) <= 64:
-        raise WireError("malformed", f"header field 'session' must be a short string (got {session!r:.80})")
-    seq, pseq, clock = _int(head, "seq"), _int(head, "pseq"), _int(head, "clock_ns")
-    arrays = _arrays(kind, head.get("arrays"), bufs)
-    packet = None if kind == "eos" else _build(kind, head, arrays, pseq)
+    if not frames:
+        raise WireError("malformed", "empty message, need at least a head frame")
+    bufs = [_buffer(f) for f in frames]
+    nbytes = sum(b.nbytes for b in bufs)
+    if nbytes > max_bytes:
+        raise WireError("oversize", f"{nbytes} bytes exceed the cap of {max_bytes} bytes")
+    if bufs[0].nbytes > MAX_HEADER_BYTES:
+        raise WireError("oversize", f"head frame larger than {MAX_HEADER_BYTES} bytes")
+    name, nul, header = bytes(bufs[0]).partition(b"\0")
+    if not nul:
+        raise WireError("malformed", "head frame has no NUL after the stream name")
+    try:
+        stream = name.decode()
+    except UnicodeDecodeError:
+        raise WireError("malformed", "stream name is not UTF-8") from None
+    if header[:len(_MAGIC)] != _MAGIC or len(header) == len(_MAGIC) or header[len(_MAGIC)] != WIRE_VERSION:
+        _reject_other_version(header)
+    if len(header) < _FIXED.size:
+        raise WireError("malformed", "header ends early")
+    _, _, code, count, session_size, seq, pseq, clock, *fields = _FIXED.unpack_from(header)
+    if code >= len(_KINDS):
+        raise WireError("malformed", f"unknown kind code {code}")
+    kind = _KINDS[code]
+    if not 0 < session_size <= _MAX_SESSION_BYTES:
+        raise WireError("malformed", f"session id of {session_size} bytes (1 to {_MAX_SESSION_BYTES})")
+    reader = _Reader(header, _FIXED.size)
+    session = reader.text(session_size, "session id")
+    arrays = _arrays(kind, count, reader, bufs[1:])
+    names = _names(reader) if kind == "labels" else None
+    if reader.offset != len(header):
+        raise WireError("malformed", f"{len(header) - reader.offset} stray bytes after the header")
+    packet = None if kind == "eos" else _build(kind, tuple(fields), arrays, pseq, names)
     return Message(stream, kind, session, seq, clock, nbytes, packet)

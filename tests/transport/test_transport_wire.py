@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import struct
 
 import numpy as np
 import pytest
@@ -71,6 +72,25 @@ def test_labels_round_trip_with_names():
     assert got.names == ("a", "b", "c", "d") and got.seq == 2
 
 
+@pytest.mark.parametrize("names", [None, (), ("zéro", "一", "")])
+def test_labels_names_round_trip(names):
+    packet = LabelPacket(np.array([0]), np.array([0.5]), np.array([0]), np.array([1]), names=names)
+    assert decode(_frames(packet), CAP).packet.names == names
+
+
+def test_labels_with_a_bad_names_section_are_rejected():
+    frames = _frames(LabelPacket(np.array([0]), np.array([0.5]), np.array([0]), np.array([1]), names=("ab",)))
+    assert frames[0].endswith(struct.pack("<hH", 1, 2) + b"ab")
+    for head in (frames[0][:-1], frames[0][:-6] + struct.pack("<h", -2), frames[0][:-2] + b"\xff\xff"):
+        with pytest.raises(WireError, match="malformed"):
+            decode([head, *frames[1:]], CAP)
+
+
+def test_session_ids_must_be_short():
+    with pytest.raises(ValueError, match="session"):
+        encode_eos("cam", "x" * 65, 0, 0)
+
+
 def test_decoded_events_are_read_only_views_of_the_frame():
     events = np.zeros(4, EVENT_DTYPE)
     events["t"] = [1, 2, 3, 4]
@@ -92,15 +112,19 @@ def test_eos_message():
     assert (msg.kind, msg.seq, msg.packet) == ("eos", 17, None)
 
 
-def _with_header(frames, **changes):
-    name, _, header = frames[0].partition(b"\0")
-    head = json.loads(header)
-    head.update(changes)
-    return [_head(json.dumps(head).encode(), name), *frames[1:]]
-
-
 def _head(header: bytes, name: bytes = b"cam") -> bytes:
     return name + b"\0" + header
+
+
+def _header(version=WIRE_VERSION, kind=0, count=None, session=b"abcd", seq=3, pseq=0, clock=123, t=(0, 10),
+            geom=(8, 8), arrays=(("ev16", (5,)),), tail=b"") -> bytes:
+    """A version-2 header built field by field from the layout in the wire module's docstring."""
+    count = len(arrays) if count is None else count
+    out = b"EVSW" + struct.pack("<BBBBQQQqqII", version, kind, count, len(session), seq, pseq, clock, *t, *geom)
+    out += session
+    for token, shape in arrays:
+        out += struct.pack("<B", len(token)) + token.encode() + struct.pack(f"<B{len(shape)}Q", len(shape), *shape)
+    return out + tail
 
 
 def _good():
@@ -108,26 +132,42 @@ def _good():
     return _frames(EventPacket(events, 8, 8, 0, 10))
 
 
+def _with_header(frames, **changes):
+    return [_head(_header(**changes)), *frames[1:]]
+
+
+def test_header_layout_matches_the_documented_one():
+    assert _good()[0] == _head(_header())
+
+
 BAD = {
     "no frames": ("malformed", lambda f: []),
     "no NUL after the name": ("malformed", lambda f: [f[0].replace(b"\0", b""), *f[1:]]),
-    "header not JSON": ("malformed", lambda f: [_head(b"\x80\x04not json"), *f[1:]]),
-    "header not UTF-8": ("malformed", lambda f: [b"\xff\xfe" + f[0], *f[1:]]),
-    "header is a list": ("malformed", lambda f: [_head(b"[1, 2]"), *f[1:]]),
+    "no magic": ("malformed", lambda f: [_head(b"\x80\x04not a header"), *f[1:]]),
+    "stream name not UTF-8": ("malformed", lambda f: [b"\xff\xfe" + f[0], *f[1:]]),
+    "header is a JSON list": ("malformed", lambda f: [_head(b"[1, 2]"), *f[1:]]),
+    "header is broken JSON": ("malformed", lambda f: [_head(b"{not json"), *f[1:]]),
     "pickled header": ("malformed", lambda f: [_head(pickle.dumps({"v": 1})), *f[1:]]),
-    "wrong version": ("version", lambda f: _with_header(f, v=WIRE_VERSION + 1)),
-    "no version": ("version", lambda f: [_head(json.dumps({"kind": "events"}).encode()), *f[1:]]),
-    "unknown kind": ("malformed", lambda f: _with_header(f, kind="pickle")),
-    "object dtype": ("malformed", lambda f: _with_header(f, arrays=[["events", "|O", [5]]])),
-    "wrong events dtype": ("malformed", lambda f: _with_header(f, arrays=[["events", "<f8", [10]]])),
-    "shape/size mismatch": ("malformed", lambda f: _with_header(f, arrays=[["events", "ev16", [6]]])),
-    "negative shape": ("malformed", lambda f: _with_header(f, arrays=[["events", "ev16", [-5]]])),
+    "wrong version": ("version", lambda f: _with_header(f, version=WIRE_VERSION + 1)),
+    "version 1 JSON header": ("version", lambda f: [_head(json.dumps({"v": 1, "kind": "events"}).encode()),
+                                                    *f[1:]]),
+    "JSON header without version": ("version", lambda f: [_head(b'{"kind": "events"}'), *f[1:]]),
+    "header ends in the fixed part": ("malformed", lambda f: [f[0][:30], *f[1:]]),
+    "header ends in the arrays": ("malformed", lambda f: [f[0][:-3], *f[1:]]),
+    "stray bytes after the header": ("malformed", lambda f: [f[0] + b"x", *f[1:]]),
+    "unknown kind": ("malformed", lambda f: _with_header(f, kind=9)),
+    "empty session": ("malformed", lambda f: _with_header(f, session=b"")),
+    "session not UTF-8": ("malformed", lambda f: _with_header(f, session=b"\xff")),
+    "array count disagrees": ("malformed", lambda f: _with_header(f, count=2)),
+    "object dtype": ("malformed", lambda f: _with_header(f, arrays=[("|O", (5,))])),
+    "wrong events dtype": ("malformed", lambda f: _with_header(f, arrays=[("<f8", (10,))])),
+    "shape/size mismatch": ("malformed", lambda f: _with_header(f, arrays=[("ev16", (6,))])),
+    "no dimensions": ("malformed", lambda f: _with_header(f, arrays=[("ev16", ())])),
+    "too many dimensions": ("malformed", lambda f: _with_header(f, arrays=[("ev16", (1,) * 8 + (5,))])),
     "missing buffer": ("malformed", lambda f: f[:1]),
     "extra buffer": ("malformed", lambda f: [*f, b"x"]),
-    "bad geometry": ("malformed", lambda f: _with_header(f, geom=[0, 8])),
-    "t_end before t_start": ("malformed", lambda f: _with_header(f, t=[10, 0])),
-    "seq not int": ("malformed", lambda f: _with_header(f, seq="3")),
-    "seq is bool": ("malformed", lambda f: _with_header(f, seq=True)),
+    "bad geometry": ("malformed", lambda f: _with_header(f, geom=(0, 8))),
+    "t_end before t_start": ("malformed", lambda f: _with_header(f, t=(10, 0))),
     "oversize header": ("oversize", lambda f: [f[0] + b" " * 20000, *f[1:]]),
     "oversize message": ("oversize", lambda f: [f[0], f[1] + b"\0" * CAP]),
 }
