@@ -9,6 +9,10 @@ state across chunks, so block boundaries never change the events.
 
 from __future__ import annotations
 
+import io
+import mmap
+import os
+import stat
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,11 +23,11 @@ import numpy as np
 from evstream.events import EVENT_DTYPE
 from evstream.io.errors import FormatError, PartialReadWarning, user_stacklevel
 
-__all__ = ["CHUNK_BYTES", "Decoder", "NO_LIMIT", "decode_chunks", "read_text_header"]
+__all__ = ["CHUNK_BYTES", "Decoder", "FileWindows", "NO_LIMIT", "decode_chunks", "read_text_header"]
 
-CHUNK_BYTES = 1 << 20
-"""Default read size (1 MiB): large enough that Python overhead vanishes (~100 k events per kernel call),
-small enough that the chunk and its decoded blocks stay in the 2 MiB L2 / L3 caches."""
+CHUNK_BYTES = 1 << 23
+"""Default bytes mapped or read at a time (8 MiB): mapping windows this large keeps the map / unmap
+cost small; memory stays bounded by it (decoded blocks are capped by :data:`MAX_BLOCK_EVENTS`)."""
 NO_LIMIT = 1 << 16
 """Pixel limit passed to kernels when the geometry is unknown (nothing is dropped)."""
 MAX_HEADER_LINE = 1 << 20
@@ -106,42 +110,99 @@ def read_text_header(fh: BinaryIO, prefix: bytes, end_line: bytes | None = None)
     return lines, offset, False
 
 
+class FileWindows:
+    """The file from byte ``offset`` on as consecutive buffers of whole ``itemsize``-byte units, each at
+    most ``window`` bytes: views of a memory map of the page cache for regular files (no copy; the map
+    follows a file that grows), chunks read into one reused buffer otherwise (pipes, devices).
+
+    A view is valid until the next one is requested. After the loop, ``pos`` is the byte offset after
+    the last whole unit and ``leftover`` the bytes of a partial unit there.
+    """
+
+    def __init__(self, fh: BinaryIO, offset: int, itemsize: int, window: int) -> None:
+        self.fh = fh
+        self.pos = offset
+        self.itemsize = itemsize
+        self.window = max(itemsize, window // itemsize * itemsize)
+        self.leftover = 0
+
+    def __iter__(self) -> Iterator[memoryview]:
+        try:
+            fd = self.fh.fileno()
+            regular = stat.S_ISREG(os.fstat(fd).st_mode)
+        except (OSError, AttributeError, io.UnsupportedOperation):
+            regular = False
+        return self._mapped(fd) if regular else self._read()
+
+    def _mapped(self, fd: int) -> Iterator[memoryview]:
+        while True:
+            left = os.fstat(fd).st_size - self.pos
+            length = min(left, self.window) // self.itemsize * self.itemsize
+            if length <= 0:
+                self.leftover = max(0, left)
+                return
+            base = self.pos - self.pos % mmap.ALLOCATIONGRANULARITY
+            with mmap.mmap(fd, self.pos + length - base, access=mmap.ACCESS_READ, offset=base) as mapped:
+                view = memoryview(mapped)[self.pos - base:]
+                try:
+                    yield view
+                finally:
+                    view.release()
+            self.pos += length
+            self.fh.seek(self.pos)  # the file position tells readers' progress (Recording.bytes_read)
+
+    def _read(self) -> Iterator[memoryview]:
+        self.fh.seek(self.pos)
+        buf = bytearray(self.window + self.itemsize)
+        carry = 0
+        while got := self.fh.readinto(memoryview(buf)[carry:carry + self.window]):
+            total = carry + got
+            length = total // self.itemsize * self.itemsize
+            if length:
+                view = memoryview(buf)[:length]
+                try:
+                    yield view
+                finally:
+                    view.release()
+            carry = total - length
+            buf[:carry] = buf[length:total]
+            self.pos += length
+        self.leftover = carry
+
+
 def decode_chunks(decoder: Decoder, offset: int, word_dtype: str, words_per_unit: int,
                   kernel: Callable[..., tuple[int, int]], args: tuple, events_per_unit: float,
                   unit_name: str = "word") -> Iterator[np.ndarray]:
     """Run a stateful decoding ``kernel`` over the file from byte ``offset`` to the end.
 
-    The file is read in chunks; a unit is ``words_per_unit`` words of ``word_dtype``
-    (a record of a fixed-size format, or one word). A partial unit at the end of a
-    chunk is carried to the next one; at the end of the file it is dropped with a
-    :class:`PartialReadWarning`. ``kernel(words, start_unit, out, *args) -> (n, next)``
-    writes into ``out`` (the flat int64 view of an event array) and stops before it could overflow.
-    ``events_per_unit`` sizes the output buffers.
+    The file is taken ``decoder.chunk_bytes`` at a time (mapped, or read for files that cannot
+    be mapped); a unit is ``words_per_unit`` words of ``word_dtype`` (a record of a fixed-size
+    format, or one word). A unit cut by a chunk end is decoded with the next chunk; a partial
+    unit at the end of the file is dropped with a :class:`PartialReadWarning`.
+    ``kernel(words, start_unit, out, *args) -> (n, next)`` writes into ``out`` (the flat int64
+    view of an event array) and stops before it could overflow. ``events_per_unit`` sizes the
+    output blocks, which are new arrays (never overwritten later) of at most
+    :data:`MAX_BLOCK_EVENTS` events.
     """
     itemsize = np.dtype(word_dtype).itemsize * words_per_unit
-    fh = decoder.fh
-    fh.seek(offset)
-    chunk = max(itemsize, decoder.chunk_bytes // itemsize * itemsize)
-    buf = bytearray(chunk + itemsize)
-    carry = 0
-    pos = offset
-    while True:
-        got = fh.readinto(memoryview(buf)[carry:carry + chunk])
-        if not got:
-            break
-        total = carry + got
-        units = total // itemsize
-        words = np.frombuffer(buf, word_dtype, count=units * words_per_unit)
-        start = 0
-        while start < units:
-            cap = min(int((units - start) * events_per_unit) + 64, MAX_BLOCK_EVENTS)
-            out = np.empty(cap, EVENT_DTYPE)
-            n, start = kernel(words, start, out.view(np.int64), *args)
-            if n:
-                yield out[:n] if 2 * n >= cap else out[:n].copy()
-        del words
-        carry = total - units * itemsize
-        buf[:carry] = buf[units * itemsize:total]
-        pos += units * itemsize
-    if carry:
-        decoder.warn_partial(f"the file ends inside a {itemsize}-byte {unit_name} ({carry} bytes left over)", pos)
+    windows = FileWindows(decoder.fh, offset, itemsize, decoder.chunk_bytes)
+    views = iter(windows)
+    words = None
+    try:
+        for view in views:
+            units = len(view) // itemsize
+            words = np.frombuffer(view, word_dtype, count=units * words_per_unit)
+            start = 0
+            while start < units:
+                cap = min(int((units - start) * events_per_unit) + 64, MAX_BLOCK_EVENTS)
+                out = np.empty(cap, EVENT_DTYPE)
+                n, start = kernel(words, start, out.view(np.int64), *args)
+                if n:
+                    yield out[:n] if 2 * n >= cap else out[:n].copy()
+            words = None
+    finally:
+        words = None  # release the view of the window before the window is unmapped
+        views.close()
+    if windows.leftover:
+        decoder.warn_partial(f"the file ends inside a {itemsize}-byte {unit_name} "
+                             f"({windows.leftover} bytes left over)", windows.pos)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -12,6 +14,7 @@ from evstream.events import EVENT_DTYPE
 from evstream.io import prophesee_kernels as pk
 from evstream.io import record_kernels as rk
 from evstream.io import time32_kernels as tk
+from evstream.io.decoder import FileWindows
 from tests.conftest import RECORDINGS
 from tests.io import naive_decoders as naive
 
@@ -216,3 +219,19 @@ def test_first_invalid_and_sanitize_match_numpy() -> None:
     assert n == keep.sum() and state[1] == (~keep).sum()
     assert np.array_equal(out["t"][:n], np.maximum.accumulate(ev["t"][keep]))
     assert np.array_equal(out["p"][:n], (ev["p"][keep] > 0).astype(np.uint8))
+
+
+@pytest.mark.parametrize("window", [4, 1001, 1 << 23])
+def test_mapped_and_read_windows_give_the_same_units(tmp_path, window: int) -> None:
+    """Regular files are mapped, other streams read; both give whole 4-byte units and the same leftover."""
+    data = bytes(range(256)) * 40 + b"xyz"
+    path = tmp_path / "a.bin"
+    path.write_bytes(data)
+    whole = (len(data) - 7) // 4 * 4
+    with open(path, "rb") as mapped:
+        for fh in (mapped, io.BytesIO(data)):
+            windows = FileWindows(fh, 7, 4, window)
+            parts = [bytes(view) for view in windows]
+            assert all(len(p) % 4 == 0 and 0 < len(p) <= max(4, window) for p in parts)
+            assert b"".join(parts) == data[7:7 + whole]
+            assert (windows.pos, windows.leftover) == (7 + whole, len(data) - 7 - whole)
