@@ -143,3 +143,13 @@ def downsample_events(events, factor, out):
         out[i].x = events[i].x // factor
         out[i].y = events[i].y // factor
     return events.shape[0]
+
+
+@njit(cache=True, nogil=True)
+def scale_times(t, scale, offset_us):
+    """``t[i] = floor(t[i] * scale) + offset_us`` in place (µs, int64; float64 product, as numpy computes it).
+
+    ``t`` may be the strided ``t`` field of an event array: one pass, no temporaries.
+    """
+    for i in range(t.shape[0]):
+        t[i] = np.int64(np.floor(float(t[i]) * scale)) + offset_us

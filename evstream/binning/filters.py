@@ -338,7 +338,7 @@ class TimeFilter(EventFilter):
 
     def apply(self, events: np.ndarray) -> np.ndarray:
         out = events.copy()
-        out["t"] = self.map_time(events["t"])
+        fk.scale_times(out["t"], self.scale, self.offset_us)
         return out
 
     def process(self, packet: EventPacket) -> list[EventPacket]:
