@@ -185,12 +185,12 @@ def decode_evt3(words: np.ndarray, start: int, out: np.ndarray, state: np.ndarra
         i += 1
         if (EVT3_PLAIN_TYPES >> typ) & 1:
             v = w & 0x7FF
-            is_y = typ == 0x0
-            is_low = typ == 0x6
-            y = v if is_y else y
-            is_cd = 1 if is_y else is_cd
-            low = (w & 0xFFF) if is_low else low
-            t = max(t, tbase + low) if is_low else t
+            y_mask = -np.int64(typ == 0x0)  # all ones for ADDR_Y
+            low_mask = -np.int64(typ == 0x6)  # all ones for TIME_LOW
+            y = (v & y_mask) | (y & ~y_mask)
+            is_cd |= y_mask & 1
+            low = (w & 0xFFF & low_mask) | (low & ~low_mask)
+            t = max(t, tbase + low)  # t >= tbase + low holds between time words: a no-op unless TIME_LOW
             emit(out, n, t, pack(v, y, (w >> 11) & 1))
             row = np.int64(typ == 0x2) & have & is_cd
             inside = np.int64(v < width) & np.int64(y < height)
