@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 import evstream.io as eio
 from tests.io.facts import assert_valid
 
@@ -25,10 +27,12 @@ WIRE_MAX_BYTES = 1 << 24
 
 @dataclass(frozen=True)
 class Target:
-    """One fuzz target: ``check(data, workdir)`` runs one input; seeds live in ``corpus/<name>/``."""
+    """One fuzz target: ``check(data, workdir)`` runs one input. Its seeds live in ``corpus/<name>/``,
+    or come from ``seeds()`` when the format is evstream's own and still changing (the wire messages)."""
 
     name: str
     check: Callable[[bytes, Path], None]
+    seeds: Callable[[], list[bytes]] | None = None
 
 
 def _reader(suffix: str, format: str | None = None) -> Callable[[bytes, Path], None]:
@@ -72,6 +76,22 @@ def join_frames(frames: list[bytes]) -> bytes:
     return struct.pack("<I", len(frames)) + b"".join(struct.pack("<I", len(f)) + f for f in frames)
 
 
+def wire_messages() -> list[bytes]:
+    """One message of each kind from the current :func:`evstream.transport.wire.encode`, in corpus form."""
+    from evstream.events import EventPacket, make_events
+    from evstream.packets import FramePacket, LabelPacket, TensorPacket
+    from evstream.transport.wire import encode, encode_eos
+
+    events = make_events(np.arange(40) * 7, np.arange(40) % 32, np.arange(40) % 24, np.arange(40) % 2)
+    t0, t1 = np.array([0, 10], np.int64), np.array([10, 20], np.int64)
+    packets = [EventPacket(events, 320, 240, 0, 280, 3),
+               FramePacket(np.ones((2, 2, 4, 4), np.float32), t0, t1, 4),
+               TensorPacket(np.arange(6, dtype=np.int16).reshape(2, 3), t0, t1, 5),
+               LabelPacket(np.array([1, 2]), np.array([0.5, 0.25], np.float32), t0, t1, 6, ("a", "b", "c"))]
+    messages = [[bytes(f) for f in encode(p, "cam", "9f3c", 7, 123)] for p in packets]
+    return [join_frames(m) for m in messages + [encode_eos("cam", "9f3c", 8, 124)]]
+
+
 def _wire(data: bytes, workdir: Path) -> None:
     from evstream.events import EventPacket
     from evstream.transport.wire import WireError, decode
@@ -99,6 +119,6 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
     Target("npy", _reader(".npy")),
     Target("npz", _reader(".npz")),
     Target("csv", _reader(".csv")),
-    Target("wire", _wire),
+    Target("wire", _wire, wire_messages),
 )}
 """Every fuzz target by name (the corpus folder of each)."""

@@ -34,6 +34,14 @@ def test_wire_frames_round_trip() -> None:
     assert split_frames(join_frames(frames)) == frames
 
 
+def test_wire_seeds_decode_as_messages() -> None:
+    """The wire seeds follow the current format (a rejected seed would only fuzz the version check)."""
+    from evstream.transport.wire import decode
+
+    kinds = [decode(split_frames(seed), 1 << 20).kind for seed in campaign.seeds_of("wire")]
+    assert kinds == ["events", "frames", "tensor", "labels", "eos"]
+
+
 def test_a_failing_input_becomes_a_shrunk_finding(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A check that fails on inputs holding byte 0xEE is reported once, with Hypothesis's shrunk input."""
     monkeypatch.setattr(campaign, "CORPUS", tmp_path / "corpus")
