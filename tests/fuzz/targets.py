@@ -35,7 +35,7 @@ class Target:
     seeds: Callable[[], list[bytes]] | None = None
 
 
-def _reader(suffix: str, format: str | None = None) -> Callable[[bytes, Path], None]:
+def _reader(suffix: str) -> Callable[[bytes, Path], None]:
     """A check that writes the input to ``workdir/input<suffix>`` and reads it with evstream.io."""
 
     def check(data: bytes, workdir: Path) -> None:
@@ -44,7 +44,7 @@ def _reader(suffix: str, format: str | None = None) -> Callable[[bytes, Path], N
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                rec = eio.open(path, format=format)
+                rec = eio.open(path)
                 events = rec.read()
             except eio.FormatError as exc:
                 message = str(exc)
@@ -105,20 +105,10 @@ def _wire(data: bytes, workdir: Path) -> None:
         assert message.packet.events.dtype.names == ("t", "x", "y", "p")
 
 
-TARGETS: dict[str, Target] = {t.name: t for t in (
-    Target("aedat2", _reader(".aedat")),
-    Target("aedat3", _reader(".aedat")),
-    Target("aedat4", _reader(".aedat4")),
-    Target("evt2", _reader(".raw")),
-    Target("evt21", _reader(".raw")),
-    Target("evt3", _reader(".raw")),
-    Target("dat", _reader(".dat")),
-    Target("nmnist", _reader(".bin")),
-    Target("bs2", _reader(".bs2")),
-    Target("hdf5", _reader(".h5")),
-    Target("npy", _reader(".npy")),
-    Target("npz", _reader(".npz")),
-    Target("csv", _reader(".csv")),
-    Target("wire", _wire, wire_messages),
-)}
+READER_SUFFIXES = {"aedat2": ".aedat", "aedat3": ".aedat", "aedat4": ".aedat4", "evt2": ".raw", "evt21": ".raw",
+                   "evt3": ".raw", "dat": ".dat", "nmnist": ".bin", "bs2": ".bs2", "hdf5": ".h5", "npy": ".npy",
+                   "npz": ".npz", "csv": ".csv"}
+"""Reader target -> file name suffix of its inputs (the format itself is detected from the content)."""
+TARGETS: dict[str, Target] = {**{name: Target(name, _reader(suffix)) for name, suffix in READER_SUFFIXES.items()},
+                              "wire": Target("wire", _wire, wire_messages)}
 """Every fuzz target by name (the corpus folder of each)."""
