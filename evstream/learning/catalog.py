@@ -38,6 +38,9 @@ class ModelSpec:
 MODELS: dict[str, ModelSpec] = {
     "nmnist-mlp": ModelSpec("mlp", {"features": [256]}, 20_000, 16, 2,
                             "flatten 2x17x17 -> 256 neurons -> 10; N-MNIST at half resolution, 16 x 20 ms"),
+    "nmnist-mlp-li": ModelSpec("mlp", {"features": [256], "readout_leak": 0.9}, 20_000, 16, 2,
+                               "nmnist-mlp with a leaky-integrator readout (leak 0.9 per step): the logits "
+                               "accumulate the evidence of past steps"),
     "nmnist-conv": ModelSpec("nmnist", {"channels": [32, 32], "kernel": 5, "head_pool": 1}, 20_000, 16, 2,
                              "2 x [conv5 32 -> neuron -> maxpool2] -> linear; N-MNIST at 17x17, 16 x 20 ms"),
     "nmnist": ModelSpec("nmnist", {}, 10_000, 31, 1, "the zoo's N-MNIST conv net at 34x34, 31 x 10 ms"),

@@ -10,7 +10,9 @@
   ``trx`` replacing the input, no non-causal term (``alpha_post`` forced to 0).
 
 Plain layers (pooling, the linear readout) need nothing: under S-TLLR they get
-the same-step gradient, which is their exact instantaneous gradient.
+the same-step gradient, which is their exact instantaneous gradient. A readout
+that feeds a leaky :class:`~evstream.nn.zoo.Integrator` is wrapped in
+:class:`STLLRReadout` (input trace with the integrator's leak, spec 3.6).
 """
 
 from __future__ import annotations
@@ -20,11 +22,12 @@ import dataclasses
 import torch
 from torch import nn
 
-from evstream.learning.eligibility import SynapseGeometry
 from evstream.learning.catalog import RULES
-from evstream.learning.stllr import DirectFeedback, LeakyReadout, SpikingLayer, STLLRFactors, Traces
+from evstream.learning.eligibility import SynapseGeometry, causal_synapse
+from evstream.learning.stllr import DirectFeedback, LeakyReadout, SpikingLayer, STLLRFactors, Traces, leaky_trace
+from evstream.nn.zoo import Integrator
 
-__all__ = ["STLLRCell", "current_rule", "reset_sequence", "unwrap", "use_rule"]
+__all__ = ["STLLRCell", "STLLRReadout", "current_rule", "reset_sequence", "unwrap", "use_rule"]
 
 
 def _synapse_of(cell: nn.Module) -> tuple[nn.Module, SynapseGeometry]:
@@ -64,6 +67,49 @@ class STLLRCell(nn.Module):
         self.traces.reset()
 
 
+class STLLRReadout(nn.Module):
+    """A zoo network's linear readout ``fc`` under S-TLLR, feeding an :class:`~evstream.nn.zoo.Integrator`.
+
+    The integrator runs truncated (``u[t-1]`` constant); the weight gradient
+    takes the input trace ``trx <- leak * trx + x`` in place of ``x`` and the
+    bias gradient the same trace of a constant 1, which makes both the exact
+    BPTT gradients of the integrator's readout (spec 3.6). The gradient sent
+    down to the spikes is the same-step one.
+    """
+
+    def __init__(self, fc: nn.Linear, leak: float) -> None:
+        super().__init__()
+        self.fc = fc
+        self.leak = leak
+        self.trx: torch.Tensor | None = None
+        self.steps_trace = 0.0
+        """Trace of the bias input: ``sum_k leak^k`` over the steps so far."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.trx = leaky_trace(self.trx, x, self.leak)
+        self.steps_trace = self.leak * self.steps_trace + 1.0
+        current = causal_synapse(x, self.trx, self.fc.weight, SynapseGeometry("linear"), 1.0)
+        if self.fc.bias is None:
+            return current
+        bias = self.fc.bias
+        return current + bias.detach() + (bias - bias.detach()) * self.steps_trace   # value b, gradient x trace
+
+    def reset(self) -> None:
+        self.trx = None
+        self.steps_trace = 0.0
+
+
+def _use_readout_rule(net: nn.Module, rule: str) -> None:
+    integrator = getattr(net, "integrator", None)
+    if not isinstance(integrator, Integrator):
+        return
+    integrator.truncated = rule == "stllr"
+    if rule == "stllr" and isinstance(net.fc, nn.Linear):
+        net.fc = STLLRReadout(net.fc, integrator.leak)
+    elif rule == "bptt" and isinstance(net.fc, STLLRReadout):
+        net.fc = net.fc.fc
+
+
 def use_rule(net: nn.Module, rule: str, factors: STLLRFactors | None = None,
              feedback: DirectFeedback | None = None) -> nn.Module:
     """Switch ``net`` (in place) to ``rule`` (``"bptt"`` or ``"stllr"``) and return it.
@@ -75,6 +121,7 @@ def use_rule(net: nn.Module, rule: str, factors: STLLRFactors | None = None,
         raise ValueError(f"rule must be one of {', '.join(RULES)} (got {rule!r})")
     factors = factors or STLLRFactors()
     for module in list(net.modules()):
+        _use_readout_rule(module, rule)
         if isinstance(module, (SpikingLayer, LeakyReadout)):
             module.rule = rule
         cells = getattr(module, "cells", None)
@@ -94,7 +141,7 @@ def use_rule(net: nn.Module, rule: str, factors: STLLRFactors | None = None,
 def current_rule(net: nn.Module) -> str:
     """``"stllr"`` when any layer of ``net`` runs S-TLLR, else ``"bptt"``."""
     for module in net.modules():
-        if isinstance(module, STLLRCell) or getattr(module, "rule", "bptt") == "stllr":
+        if isinstance(module, (STLLRCell, STLLRReadout)) or getattr(module, "rule", "bptt") == "stllr":
             return "stllr"
     return "bptt"
 

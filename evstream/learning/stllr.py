@@ -30,8 +30,8 @@ from torch import nn
 from evstream.learning.eligibility import SynapseGeometry, causal_synapse, noncausal_tap
 from evstream.learning.synapse import Synapse
 
-__all__ = ["DirectFeedback", "LeakyReadout", "STLLRFactors", "SequenceResult", "SpikingLayer", "Traces", "local_step",
-           "stllr_sequence"]
+__all__ = ["DirectFeedback", "LeakyReadout", "STLLRFactors", "SequenceResult", "SpikingLayer", "Traces", "leaky_trace",
+           "local_step", "stllr_sequence"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,12 @@ class STLLRFactors:
     lambda_pre: float = 0.75
     alpha_post: float = -1.0
     alpha_pre: float = 1.0
+
+
+def leaky_trace(trace: torch.Tensor | None, x: torch.Tensor, decay: float) -> torch.Tensor:
+    """Presynaptic trace after step ``x``: ``decay * trace + x`` (``x`` at the first step), detached."""
+    x = x.detach()
+    return x.clone() if trace is None else decay * trace + x
 
 
 def local_step(neuron: nn.Module, current: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -129,7 +135,7 @@ class Traces:
         """
         f = self.factors
         x_now = x.detach()
-        self.trx = x_now.clone() if self.trx is None else f.lambda_pre * self.trx + x_now
+        self.trx = leaky_trace(self.trx, x_now, f.lambda_pre)
         current = causal_synapse(x, self.trx, weight, geometry, f.alpha_pre)
         if post is not None:
             current = post(current)
@@ -215,8 +221,7 @@ class LeakyReadout(nn.Module):
         if self.rule == "bptt":
             current = self.synapse(x)
         else:
-            x_now = x.detach()
-            self.trx = x_now.clone() if self.trx is None else self.lambda_pre * self.trx + x_now
+            self.trx = leaky_trace(self.trx, x, self.lambda_pre)
             current = self.synapse.add_bias(
                 causal_synapse(x, self.trx, self.synapse.weight, self.synapse.geometry, 1.0))
         u_prev = self.u if self.rule == "bptt" or self.u is None else self.u.detach()

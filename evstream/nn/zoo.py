@@ -14,6 +14,8 @@ Architectures (:data:`ARCHITECTURES`):
 * ``nmnist``: the same stack with [32, 32] channels on (2, 34, 34) -> 10 classes.
 * ``mlp``: 2 x [Linear -> GN16 -> neuron] with [256, 256] features on flattened
   input, then Linear -> classes (the FC forms, e.g. STC-LIF FC or TDA-LIF mode A).
+  ``readout_leak > 0`` makes the readout a non-spiking leaky integrator
+  (:class:`Integrator`), whose logits accumulate the evidence of past steps.
 * ``tda-mlp`` / ``tda-rc``: TDA-SNN (mode B) with 256 nodes, MLP-like segments
   [192, 64] or RC-like delays {1, 2, 4, ..., 128}, prototype readout
   (:mod:`evstream.nn.tda_net`).
@@ -27,11 +29,36 @@ from typing import Any
 import torch
 from torch import nn
 
+from evstream.nn.base import MemoryModule
 from evstream.nn.cells import ConvCell, LinearCell
 from evstream.nn.network import SpikingNet
 from evstream.nn.tda_net import TDANet
 
-__all__ = ["ARCHITECTURES", "ConvStackNet", "MLPNet", "build"]
+__all__ = ["ARCHITECTURES", "ConvStackNet", "Integrator", "MLPNet", "build"]
+
+
+class Integrator(MemoryModule):
+    """Non-spiking leaky integrator: ``u[t] = leak * u[t-1] + I[t]``, returns ``u`` (``(N, classes)`` logits).
+
+    ``leak`` 0 passes the current through. ``truncated`` (set while the network
+    trains with S-TLLR) makes ``u[t-1]`` a constant, so a step's loss reaches
+    only that step's current.
+    """
+
+    def __init__(self, leak: float) -> None:
+        super().__init__()
+        if not 0.0 <= leak < 1.0:
+            raise ValueError(f"readout leak must be in [0, 1) (got {leak})")
+        self.leak = leak
+        self.truncated = False
+        self.register_memory("u")
+
+    def _step(self, current: torch.Tensor) -> torch.Tensor:
+        if self.check_shape(current) or self.leak == 0.0:
+            self.u = current
+        else:
+            self.u = self.leak * (self.u.detach() if self.truncated else self.u) + current
+        return self.u
 
 
 class ConvStackNet(SpikingNet):
@@ -74,16 +101,20 @@ class ConvStackNet(SpikingNet):
 
 
 class MLPNet(SpikingNet):
-    """``flatten -> [LinearCell] x L -> Linear``: FC forms of the neurons."""
+    """``flatten -> [LinearCell] x L -> Linear -> Integrator``: FC forms of the neurons.
+
+    ``readout_leak``: decay per step of the readout integrator (0: the logits
+    of a step are the linear map of that step's spikes).
+    """
 
     def __init__(self, in_shape: tuple[int, int, int], features: list[int], n_classes: int,
                  neuron: str = "stc-lif", groups: int = 16,
-                 neuron_options: dict[str, Any] | None = None) -> None:
+                 neuron_options: dict[str, Any] | None = None, readout_leak: float = 0.0) -> None:
         super().__init__()
         neuron_options = dict(neuron_options or {})
         self.config = {"arch": "mlp", "in_shape": list(in_shape), "features": list(features),
                        "n_classes": n_classes, "neuron": neuron, "groups": groups,
-                       "neuron_options": copy.deepcopy(neuron_options)}
+                       "neuron_options": copy.deepcopy(neuron_options), "readout_leak": readout_leak}
         n = in_shape[0] * in_shape[1] * in_shape[2]
         cells = []
         for f in features:
@@ -91,12 +122,13 @@ class MLPNet(SpikingNet):
             n = f
         self.cells = nn.ModuleList(cells)
         self.fc = nn.Linear(n, n_classes)
+        self.integrator = Integrator(readout_leak)
 
     def step(self, frame: torch.Tensor) -> torch.Tensor:
         x = frame.flatten(1)
         for cell in self.cells:
             x = cell.step(x)
-        return self.fc(x)
+        return self.integrator.step(self.fc(x))
 
 
 _CLASSES: dict[str, type[SpikingNet]] = {"conv-stack": ConvStackNet, "mlp": MLPNet, "tda": TDANet}
