@@ -45,11 +45,24 @@ def _evt2_time_high(th_us: int, have: int, new_us: int) -> int:
     return base + new_us
 
 
+EVT2_SCAN_WORDS = 64
+"""Words tested at once (one vectorised OR) while looking for the end of a run of EVT 2.0 CD words."""
+
+
 @njit(cache=True, nogil=True)
 def _evt2_cd_run(words: np.ndarray, limit: int) -> int:
-    """Length of the run of EVT 2.0 CD words (type 0 or 1) at the start of ``words[:limit]``."""
+    """Length of the run of EVT 2.0 CD words (type 0 or 1: bits 31-29 clear) at the start of
+    ``words[:limit]`` (the first word is one)."""
     k = 1
-    while k < limit and (np.int64(words[k]) >> 28) & 0xF <= 1:
+    while k + EVT2_SCAN_WORDS <= limit:
+        block = words[k:k + EVT2_SCAN_WORDS]
+        high = 0
+        for j in range(EVT2_SCAN_WORDS):
+            high |= np.int64(block[j]) >> 29
+        if high & 7:
+            break
+        k += EVT2_SCAN_WORDS
+    while k < limit and (np.int64(words[k]) >> 29) & 7 == 0:
         k += 1
     return k
 
