@@ -76,6 +76,7 @@ class Worker(Endpoint):
         self.max_bytes = max_bytes
         self.runners: dict[str, Any] = {}
         self.counts = dict.fromkeys(("packets", "frames", "streams", "resets", "runs", "rejected"), 0)
+        self.busy_s = 0.0
         self._results: zmq.Socket | None = None
         self._results_address = ""
         self._last_said = 0.0
@@ -114,6 +115,7 @@ class Worker(Endpoint):
 
     def _step(self, frames: list[Any]) -> Iterator[tuple[str, Any]]:
         """Run one frame packet; push its result, acknowledge it and yield ``(stream, result)``."""
+        t0 = time.perf_counter()
         try:
             msg = decode(frames, self.max_bytes)
         except WireError:
@@ -122,13 +124,16 @@ class Worker(Endpoint):
         if msg.kind != "frames" or self._results is None:
             self.counts["rejected"] += 1
             return
-        for result in self._runner(msg.stream).process(msg.packet, "in"):
+        results = self._runner(msg.stream).process(msg.packet, "in")
+        for result in results:
             self._results.send_multipart([RESULT, *encode(result, msg.stream, msg.session, msg.seq, time.time_ns())],
                                          copy=False)
-            yield msg.stream, result
         self.counts["packets"] += 1
         self.counts["frames"] += len(msg.packet)
         self._say(ACK, stream=msg.stream, seq=msg.seq)
+        self.busy_s += time.perf_counter() - t0
+        for result in results:
+            yield msg.stream, result
 
     def serve(self, stop: threading.Event | None = None) -> Iterator[tuple[str, Any]]:
         """Serve until the dispatcher's end (``exit_on_end``), ``stop`` or the idle timeout; yield results."""
@@ -171,5 +176,6 @@ class Worker(Endpoint):
         super().close()
 
     def stats(self) -> dict[str, Any]:
-        """Counters: packets and frames computed, streams started, resets, dispatcher runs, rejected messages."""
-        return {"worker": self.name, **self.counts, "live_streams": len(self.runners)}
+        """Counters: packets and frames computed, streams started, resets, dispatcher runs, rejected messages,
+        ``busy_s``: seconds spent decoding, stepping the networks and sending results."""
+        return {"worker": self.name, **self.counts, "live_streams": len(self.runners), "busy_s": round(self.busy_s, 4)}

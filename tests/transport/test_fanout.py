@@ -89,7 +89,7 @@ def _stop(workers: list[subprocess.Popen]) -> None:
             proc.wait()
 
 
-def _run(streams: dict[str, list[FramePacket]], dispatcher: Dispatcher, merger: Merger, workers: list,
+def _run(streams: dict[str, list[FramePacket]], dispatcher: Dispatcher, merger: Merger,
          kill_after: int | None = None) -> dict[str, list]:
     """Send the streams interleaved (packet i of every stream, then i + 1...), close, collect the merge."""
     rounds = max(len(p) for p in streams.values())
@@ -127,7 +127,7 @@ def test_fanout_gives_the_in_process_results_in_order(n_workers, endpoints):
     workers = _start_workers(n_workers, dispatcher.config.address)  # they start while the frames are binned
     streams = _frames(n_streams=3, frames_per_stream=24)
     try:
-        got = _run(streams, dispatcher, merger, workers)
+        got = _run(streams, dispatcher, merger)
     finally:
         _stop(workers)
     stats = dispatcher.stats()
@@ -164,7 +164,7 @@ def test_killed_worker_streams_continue_elsewhere_and_counters_explain_every_pac
     workers = _start_workers(2, dispatcher.config.address)
     streams = _frames(n_streams=4, frames_per_stream=32)
     try:
-        got = _run(streams, dispatcher, merger, workers, kill_after=5)
+        got = _run(streams, dispatcher, merger, kill_after=5)
     finally:
         _stop(workers)
     stats, merged = dispatcher.stats(), merger.stats()
