@@ -26,10 +26,12 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import zmq
 
 from evstream.errors import UserError
 from evstream.nn.nodes import ClassifierNode, NetworkNode
+from evstream.packets import FramePacket
 from evstream.transport.fanout import ACK, BYE, END, FRAMES, HELLO, RESET, RESULT, WELCOME, control, parse_control
 from evstream.transport.receiver import DEFAULT_MAX_BYTES
 from evstream.transport.sockets import Endpoint, SocketConfig, open_socket
@@ -124,12 +126,14 @@ class Worker(Endpoint):
         if msg.kind != "frames" or self._results is None:
             self.counts["rejected"] += 1
             return
-        results = self._runner(msg.stream).process(msg.packet, "in")
+        packet = msg.packet  # read-only views of the message; torch wants writable frames
+        packet = FramePacket(np.array(packet.data), packet.t_start, packet.t_end, packet.seq)
+        results = self._runner(msg.stream).process(packet, "in")
         for result in results:
             self._results.send_multipart([RESULT, *encode(result, msg.stream, msg.session, msg.seq, time.time_ns())],
                                          copy=False)
         self.counts["packets"] += 1
-        self.counts["frames"] += len(msg.packet)
+        self.counts["frames"] += len(packet)
         self._say(ACK, stream=msg.stream, seq=msg.seq)
         self.busy_s += time.perf_counter() - t0
         for result in results:

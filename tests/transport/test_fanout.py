@@ -193,3 +193,25 @@ def test_killed_worker_streams_continue_elsewhere_and_counters_explain_every_pac
         moved += 1
         _fresh_from(kept, reference, data, dispatcher.window)
     assert moved == 2
+
+
+@pytest.mark.slow
+def test_graph_files_run_dispatch_merge_and_worker_in_separate_processes():
+    """nodes/fanout.toml here, nodes/fanout-worker.toml in a process: the merge gets every frame's logits."""
+    from evstream.graph.loader import load_graph
+
+    address, results = f"tcp://127.0.0.1:{free_port()}", f"tcp://127.0.0.1:{free_port()}"
+    workers = _start_workers(1, address)
+    graph = load_graph(REPO / "nodes" / "fanout.toml", {
+        "src.path": str(RECORDING), "src.end_us": 2_000_000, "dispatch.address": address,
+        "dispatch.results": results, "merge.address": results, "merge.idle_timeout_s": 30.0})
+    try:
+        stats = graph.run(handle_signals=False)["nodes"]
+    finally:
+        _stop(workers)
+    frames = stats["frames"]["events_out"]
+    assert frames >= 30
+    assert stats["dispatch"]["packets"] == stats["dispatch"]["acked"] == stats["frames"]["packets_out"]
+    assert stats["merge"]["delivered"] == stats["merge"]["expected"] == stats["frames"]["packets_out"]
+    assert stats["count"]["counted_items"] == frames and stats["count"]["counted_packets"] == stats["merge"]["delivered"]
+    assert workers[0].returncode == 0

@@ -67,12 +67,18 @@ def setup(tcp_address, ipc_address):
     ctx.term()
 
 
+def _until(dispatcher: Dispatcher, condition) -> None:
+    """Let the dispatcher handle worker messages until ``condition()`` holds (5 s at most)."""
+    deadline = time.monotonic() + 5
+    while not condition() and time.monotonic() < deadline:
+        dispatcher._poll(10)
+    assert condition(), "the dispatcher did not get the workers' messages"
+
+
 def _join(ctx: zmq.Context, dispatcher: Dispatcher, name: str) -> FakeWorker:
     """A fake worker that has registered and received its welcome."""
     worker = FakeWorker(ctx, dispatcher.config.address, name)
-    deadline = time.monotonic() + 5
-    while name.encode() not in dispatcher.workers and time.monotonic() < deadline:
-        dispatcher._poll(10)
+    _until(dispatcher, lambda: name.encode() in dispatcher.workers)
     frames = worker.recv()
     assert frames[0] == WELCOME and json.loads(frames[1])["results"] == dispatcher.results
     return worker
@@ -117,6 +123,7 @@ def test_a_leaving_worker_moves_its_streams_with_a_reset_and_its_packets_are_res
     a.ack("s0", 0)
     b.ack("s1", 0)
     a.sock.send_multipart(control(BYE))  # leaves with s0 #1 unacknowledged
+    _until(dispatcher, lambda: dispatcher.stats()["left_bye"] == 1)
     dispatcher.send("s0", _frame(2))
     assert b.recv() == [RESET, b"s0"]
     expected = [("s0", 1), ("s0", 2)] if on_lost == "resend" else [("s0", 2)]
@@ -135,6 +142,7 @@ def test_close_declares_unacknowledged_packets_lost_and_reports_per_stream_count
     for seq in range(2):
         dispatcher.send("s", _frame(seq))
     a.ack("s", 0)
+    _until(dispatcher, lambda: dispatcher.stats()["acked"] == 1)
     dispatcher.close()
     lost, end = merge.recv_multipart(), merge.recv_multipart()
     assert lost[0] == LOST and json.loads(lost[1])["seqs"] == [1]
@@ -156,9 +164,7 @@ def test_junk_from_workers_is_counted_and_ignored(setup):
     a = join("a")
     for junk in ([b"hello"], [b"nope", b"{}"], [ACK, b"not json"], [ACK, b"[1]"], control(ACK, stream="s", seq=0)):
         a.sock.send_multipart(junk)
-    deadline = time.monotonic() + 5
-    while dispatcher.stats()["rejected"] < 5 and time.monotonic() < deadline:
-        dispatcher._poll(10)
+    _until(dispatcher, lambda: dispatcher.stats()["rejected"] == 5)
     assert dispatcher.stats()["rejected"] == 5 and dispatcher.stats()["workers"] == 1
 
 
