@@ -33,6 +33,9 @@ sends each frame packet to the one worker its stream is pinned to.
   ``resent``) or declared lost to the merge (``on_lost = "drop"``, counted
   in ``lost``). With no worker left, they are lost in both modes. Workers
   are only checked while the dispatcher sends or closes.
+* Failure: a worker that cannot run a packet (a user error such as frames
+  that do not match the checkpoint's geometry) sends ``fail`` with its
+  message and exits; the next :meth:`Dispatcher.send` raises it.
 * End: :meth:`Dispatcher.close` waits (up to ``drain_timeout_s``) for every
   packet in flight to be acknowledged, declares what is still missing lost,
   then tells the merge how many packets each stream had and the workers that
@@ -69,7 +72,7 @@ ON_LOST: tuple[str, ...] = ("resend", "drop")
 """What happens to the packets a leaving worker had in flight (see the module docstring)."""
 
 # Operation frames of the protocol.
-HELLO, ACK, BYE = b"hello", b"ack", b"bye"            # worker -> dispatcher
+HELLO, ACK, BYE, FAIL = b"hello", b"ack", b"bye", b"fail"  # worker -> dispatcher
 WELCOME, FRAMES, RESET, END = b"welcome", b"frames", b"reset", b"end"  # dispatcher -> worker
 RESULT, LOST = b"result", b"lost"                      # -> merge (END too)
 _MAX_CONTROL_BYTES = 1 << 20
@@ -150,6 +153,7 @@ class Dispatcher(Endpoint):
         self._joins = 0
         self._merge: zmq.Socket | None = None
         self._started = False
+        self.failure: str | None = None
 
     def configure(self, sock: zmq.Socket) -> None:
         sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
@@ -178,7 +182,7 @@ class Dispatcher(Endpoint):
     def _handle(self, ident: bytes, frames: list[Any]) -> None:
         body = parse_control(frames)
         op = frames[0].bytes if frames else b""
-        if body is None or op not in (HELLO, ACK, BYE):
+        if body is None or op not in (HELLO, ACK, BYE, FAIL):
             self.counts["rejected"] += 1
             return
         worker = self.workers.get(ident)
@@ -195,6 +199,8 @@ class Dispatcher(Endpoint):
             self._ack(worker, body)
         elif op == BYE:
             self._leave(worker, "left_bye")
+        elif op == FAIL and self.failure is None:
+            self.failure = f"fan-out worker {ident.decode(errors='replace')}: {str(body.get('error'))[:500]}"
 
     def _ack(self, worker: _Worker, body: dict[str, Any]) -> None:
         if not worker.inflight:
@@ -272,7 +278,8 @@ class Dispatcher(Endpoint):
     def send(self, stream: str, packet: Any) -> None:
         """Send one frame packet of ``stream`` to its worker (waits while that worker's window is full).
 
-        Raises :class:`TransportError` when no worker joins within ``wait_timeout_s``.
+        Raises :class:`TransportError` when no worker joins within ``wait_timeout_s``, or
+        with a worker's own message when it failed on a packet (e.g. frames of the wrong geometry).
         The packet is kept (not copied) until its worker acknowledges it: do not modify it.
         """
         if self.sock is None:
@@ -287,6 +294,8 @@ class Dispatcher(Endpoint):
         self.acked.setdefault(stream, 0)
         self.lost.setdefault(stream, 0)
         while True:
+            if self.failure is not None:
+                raise TransportError(self.failure)
             ident = self.pinned.get(stream)
             worker = self.workers[ident] if ident is not None else self._pin(stream, reset=seq > 0)
             if worker is None:

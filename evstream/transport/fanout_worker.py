@@ -32,7 +32,8 @@ import zmq
 from evstream.errors import UserError
 from evstream.nn.nodes import ClassifierNode, NetworkNode
 from evstream.packets import FramePacket
-from evstream.transport.fanout import ACK, BYE, END, FRAMES, HELLO, RESET, RESULT, WELCOME, control, parse_control
+from evstream.transport.fanout import (ACK, BYE, END, FAIL, FRAMES, HELLO, RESET, RESULT, WELCOME, control,
+                                       parse_control)
 from evstream.transport.receiver import DEFAULT_MAX_BYTES
 from evstream.transport.sockets import Endpoint, SocketConfig, open_socket
 from evstream.transport.wire import WireError, decode, encode
@@ -128,7 +129,11 @@ class Worker(Endpoint):
             return
         packet = msg.packet  # read-only views of the message; torch wants writable frames
         packet = FramePacket(np.array(packet.data), packet.t_start, packet.t_end, packet.seq)
-        results = self._runner(msg.stream).process(packet, "in")
+        try:
+            results = self._runner(msg.stream).process(packet, "in")
+        except UserError as exc:  # the dispatcher raises it for the user; this worker stops
+            self._say(FAIL, error=str(exc))
+            raise
         for result in results:
             self._results.send_multipart([RESULT, *encode(result, msg.stream, msg.session, msg.seq, time.time_ns())],
                                          copy=False)

@@ -11,7 +11,8 @@ import zmq
 
 from evstream.packets import FramePacket, TensorPacket
 from evstream.transport import SocketConfig, TransportError
-from evstream.transport.fanout import ACK, BYE, END, FRAMES, HELLO, LOST, RESET, RESULT, WELCOME, Dispatcher, control
+from evstream.transport.fanout import (ACK, BYE, END, FAIL, FRAMES, HELLO, LOST, RESET, RESULT, WELCOME, Dispatcher,
+                                       control)
 from evstream.transport.fanout_merge import Merger
 from evstream.transport.wire import decode, encode
 
@@ -219,3 +220,13 @@ def test_merge_skips_declared_losses_and_counts_late_and_recovered_results(merge
     assert per["delivered"] + per["lost"] == 4
     stats = merger.stats()
     assert stats["other_session"] == 1 and stats["rejected"]["malformed"] == 2
+
+
+def test_a_worker_failure_reaches_the_user_as_one_clear_error(setup):
+    join, dispatcher, _ = setup
+    a = join("a")
+    dispatcher.send("s", _frame(0))
+    a.sock.send_multipart(control(FAIL, error="node 'a/s': frames of shape (2, 4, 4) but the checkpoint expects"))
+    with pytest.raises(TransportError, match=r"^fan-out worker a: node 'a/s': frames of shape \(2, 4, 4\)"):
+        for seq in range(1, 3):  # the window (2) fills: the second send waits, and sees the failure
+            dispatcher.send("s", _frame(seq))
