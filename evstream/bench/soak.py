@@ -20,8 +20,8 @@ Reported (one summary row, then one row per sample):
   camera pacer's deadline for the window end) to its arrival at the sink:
   p50/p99/max over the run, after ``--warmup-s`` (``steady_*``: the start
   includes the network's first, compiling step) and per sample interval;
-* ``rss_growth_*_pct``: highest RSS after ``--warmup-s`` over RSS at its end,
-  per process (goal < 5 %); ``sustained``: the camera kept 98 % of the rate
+* ``rss_growth_*_pct``: per process, median RSS of the last third of the
+  samples after ``--warmup-s`` over that of the first third (goal < 5 %); ``sustained``: the camera kept 98 % of the rate
   and nothing was dropped after the warm-up;
 * ``cpu_*_cores``: CPU time per wall second of each process after the
   warm-up, and ``busy_s`` per node, to tell what a rate costs.

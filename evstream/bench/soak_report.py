@@ -128,16 +128,20 @@ def _after_warmup(samples: Sequence[Sample], warmup_s: float) -> list[Sample] | 
 
 
 def rss_growth_pct(samples: Sequence[Sample], side: str, warmup_s: float) -> float | None:
-    """Resident memory growth of process ``side`` (``"send"`` or ``"recv"``) after the warm-up, %:
-    (highest RSS after it - RSS at its end) / that.
+    """Resident memory growth of process ``side`` (``"send"`` or ``"recv"``) after the warm-up, %.
 
-    ``None`` when fewer than two samples lie past ``warmup_s`` (a run shorter than the warm-up).
+    The median RSS of the last third of the samples past ``warmup_s`` over that
+    of the first third: a trend, not the allocator's saw-tooth (a few % up and
+    down as buffers are freed and reused). ``None`` with fewer than two samples
+    past the warm-up (a run shorter than it).
     """
     after = _after_warmup(samples, warmup_s)
     if after is None:
         return None
     rss = [getattr(s, f"rss_{side}_mb") for s in after]
-    return 100.0 * (max(rss) - rss[0]) / rss[0]
+    third = max(1, len(rss) // 3)
+    first, last = float(np.median(rss[:third])), float(np.median(rss[-third:]))
+    return 100.0 * (last - first) / first
 
 
 def cpu_cores(samples: Sequence[Sample], side: str, warmup_s: float) -> float | None:
