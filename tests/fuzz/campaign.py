@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -161,8 +160,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.fuzz.campaign", description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=1.0, help="fuzzing time per target (default 1)")
     parser.add_argument("--targets", default=",".join(TARGETS), help="comma-separated targets (default: all)")
-    parser.add_argument("--findings", type=Path, default=FINDINGS, help="folder for findings (default tests/fuzz/findings)")
-    parser.add_argument("--hang-seconds", type=float, default=60.0, help="no new case for this long is a hang (default 60)")
+    parser.add_argument("--findings", type=Path, default=FINDINGS,
+                        help="folder for findings (default tests/fuzz/findings)")
+    parser.add_argument("--hang-seconds", type=float, default=60.0,
+                        help="no new case for this long is a hang (default 60)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--seconds", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
@@ -178,12 +179,12 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for name in names:
         result = run_target(name, args.minutes * 60, args.findings, args.hang_seconds)
-        print(f"{name:8s} {result['cases']:8d} cases  {len(result['findings'])} finding(s)", file=sys.stderr, flush=True)
+        print(f"{name:8s} {result['cases']:8d} cases  {len(result['findings'])} finding(s)",
+              file=sys.stderr, flush=True)
         results.append(result)
     print(json.dumps(results, indent=1))
     return 1 if any(r["findings"] for r in results) else 0
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("NUMBA_NUM_THREADS", "1")
     sys.exit(main())

@@ -38,8 +38,8 @@ def test_csv_zero_width_header_is_a_format_error(tmp_path: Path) -> None:
 
 def test_huge_raw_time_offset_is_a_format_error(tmp_path: Path) -> None:
     """``evstream_t_offset_us`` past int64 used to raise OverflowError while adding it to the times."""
-    (tmp_path / "a.raw").write_bytes(b"% format EVT3;height=240;width=320\n% evstream_t_offset_us 11111605537477165056\n"
-                                     b"% end\n" + np.array([0x8001, 0x0005, 0x2007], "<u2").tobytes())
+    header = b"% format EVT3;height=240;width=320\n% evstream_t_offset_us 11111605537477165056\n% end\n"
+    (tmp_path / "a.raw").write_bytes(header + np.array([0x8001, 0x0005, 0x2007], "<u2").tobytes())
     with pytest.raises(eio.FormatError, match="evstream_t_offset_us .* outside"):
         eio.open(tmp_path / "a.raw")
 
