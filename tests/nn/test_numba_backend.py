@@ -43,7 +43,7 @@ def binary_conv(bc, spikes: np.ndarray, track: bool | None) -> tuple[np.ndarray,
     out = np.zeros((h * w, bc.weight.shape[0]), np.float32)
     touched, tlist = scratch(h * w)
     if track is None:
-        bc.dense_above = 0.0
+        bc.dense_above, bc.dense_min_inputs = 0.0, 0
         nt = bc.scatter(bits, int(bits.sum()), h, w, out, touched, tlist, 0)
         assert bc.dense
         return out, nt, touched
@@ -78,15 +78,23 @@ def test_binary_conv_is_conv2d_of_binary_map(track, widest):
 def test_binary_conv_goes_dense_above_its_density():
     from evstream.nn.backends.numba import BinaryConv
 
-    bc = BinaryConv(torch.randn(16, 8, 3, 3), 1, 0.25)
+    bc = BinaryConv(torch.randn(16, 8, 3, 3), 1, 0.25, dense_min_inputs=336)
     out, touched, tlist = np.zeros((42, 16), np.float32), *scratch(42)
     bits = np.zeros((42, 8), np.uint8)
     bits.reshape(-1)[:84] = 1  # density 0.25: sparse
     bc.scatter(bits, 84, 7, 6, out, touched, tlist, 0)
     assert not bc.dense
     bits.reshape(-1)[84] = 1
-    bc.scatter(bits, 85, 7, 6, out, touched, tlist, 0)
+    torch.set_num_threads(2)
+    try:
+        bc.scatter(bits, 85, 7, 6, out, touched, tlist, 0)
+        assert torch.get_num_threads() == 2  # one thread only inside the dense conv, then restored
+    finally:
+        torch.set_num_threads(1)
     assert bc.dense
+    bc.dense_min_inputs = 337  # a map of 336 values is too small to go dense
+    bc.scatter(bits, 85, 7, 6, out, touched, tlist, 0)
+    assert not bc.dense
 
 
 @pytest.mark.parametrize("track", [True, None])
@@ -173,7 +181,7 @@ def check_agreement(net: ConvStackNet, frames: np.ndarray, dense_above: float | 
         for layer in prog.layers:
             for conv in (layer.conv, layer.circuit_conv):
                 if hasattr(conv, "dense_above"):
-                    conv.dense_above = dense_above
+                    conv.dense_above, conv.dense_min_inputs = dense_above, 0
     neurons = [cell.neuron for cell in net.cells]
     fired: dict[int, np.ndarray] = {}
     for i, neuron in enumerate(neurons):  # record torch's spikes of every layer

@@ -60,17 +60,21 @@ class BinaryConv:
     """A stride-1 'same' conv of a binary ``(P, C_in)`` map: sparse pattern tables or dense conv.
 
     ``weight`` is the torch conv weight ``(C_out, C_in / groups, k, k)``. Below
-    ``dense_above`` spike density the conv runs as a sparse scatter through
+    ``dense_above`` spike density, or on maps of fewer than ``dense_min_inputs``
+    values (where torch's per-call cost dominates), the conv runs as a sparse scatter through
     pattern tables of ``w``-channel chunks (``w`` the widest divisor of
     ``C_in / groups`` up to ``widest``): :func:`~evstream.nn.backends._numba_kernels.scatter_patterns`.
     Above it, a dense input costs less through torch's channels-last conv
-    (oneDNN, at torch's thread setting). Both add to ``out`` ``(P, C_out)``.
+    (oneDNN, one thread like the rest of the step: with more, a busy machine
+    stalls the pool's threads, e.g. 1.2 -> 90 ms p50 per step of the shipped
+    gesture model at load 11 on 2 cores). Both add to ``out`` ``(P, C_out)``.
     """
 
     weight: torch.Tensor
     groups: int
     dense_above: float
     widest: int = 4
+    dense_min_inputs: int = 0
     table: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
@@ -97,7 +101,7 @@ class BinaryConv:
         owns ``[2 g C/g, 2 (g + 1) C/g)``, its beta inputs then its gamma inputs."""
         c, cg, k, _ = w_h.shape
         both = torch.cat([w_h.reshape(groups, cg, cg, k, k), w_v.reshape(groups, cg, cg, k, k)], dim=1)
-        return cls(both.reshape(2 * c, cg, k, k), groups, CIRCUITS_DENSE_ABOVE)
+        return cls(both.reshape(2 * c, cg, k, k), groups, CIRCUITS_DENSE_ABOVE, dense_min_inputs=DENSE_MIN_INPUTS)
 
     def scatter(self, bits: np.ndarray, n_spikes: int, height: int, width: int, out: np.ndarray,
                 touched: np.ndarray, tlist: np.ndarray, nt: int) -> int:
@@ -108,12 +112,17 @@ class BinaryConv:
             self.starts = np.zeros(bits.shape[0] + 1, np.int32)
             self.codes = np.zeros(bits.size, np.int32)
             self.x = np.zeros(bits.shape, _F32)
-        self.dense = n_spikes > self.dense_above * bits.size
+        self.dense = bits.size >= self.dense_min_inputs and n_spikes > self.dense_above * bits.size
         if self.dense:
             np.copyto(self.x, bits)
             x = torch.from_numpy(self.x).view(1, height, width, -1).permute(0, 3, 1, 2)  # channels-last view
-            y = torch.nn.functional.conv2d(x, self.dense_weight, padding=self.weight.shape[-1] // 2,
-                                           groups=self.groups)
+            threads = torch.get_num_threads()
+            torch.set_num_threads(1)  # a batch-1 step is single-threaded: pool threads stall on a busy machine
+            try:
+                y = torch.nn.functional.conv2d(x, self.dense_weight, padding=self.weight.shape[-1] // 2,
+                                               groups=self.groups)
+            finally:
+                torch.set_num_threads(threads)
             out += y.permute(0, 2, 3, 1).reshape(out.shape).numpy()
             return K.touch_all(touched, tlist, nt)
         n_active = K.chunk_patterns(bits, self.width, self.active, self.starts, self.codes)
@@ -128,6 +137,9 @@ CONV_DENSE_ABOVE = 0.2
 scatter and torch's conv (1 thread), 64 -> 64 channels, 5x5, 32x32 and 64x64 maps."""
 CIRCUITS_DENSE_ABOVE = 0.06
 """The same crossover for the grouped STC circuit convs (16 groups, 4 -> 8 channels each)."""
+DENSE_MIN_INPUTS = 32 * 32 * 64
+"""Smallest map (pixels x channels) that may run dense: on the shipped gesture model's 32x32x16
+and 16x16x16 maps the sparse path is faster at any rate (0.9 vs 1.2-1.6 ms p50 per step)."""
 
 
 @dataclass
@@ -225,7 +237,8 @@ def _export_cell(cell: ConvCell, height: int, width: int, first: bool) -> _Layer
         circuit_conv = BinaryConv.circuits(conv_h.weight, conv_v.weight, groups)
         gn_h = np.stack([_interleave(_np(gn_hn.weight), _np(gn_v.weight), groups),
                          _interleave(_np(gn_hn.bias), _np(gn_v.bias), groups)])
-    conv = _scatter_weights(cell.conv.weight) if first else BinaryConv(cell.conv.weight, 1, CONV_DENSE_ABOVE)
+    conv = (_scatter_weights(cell.conv.weight) if first
+            else BinaryConv(cell.conv.weight, 1, CONV_DENSE_ABOVE, dense_min_inputs=DENSE_MIN_INPUTS))
     return _Layer(c, height, width, groups, conv, gn_x, gn_h, float(cell.norm.eps), mode, _F32(av), _F32(ax),
                   _F32(k), _F32(neuron.v_threshold), soft, circuit_conv)
 
