@@ -9,12 +9,13 @@ clearing cost only what the sparse input touched.
 
 Binary inputs (spikes) are convolved through *pattern tables*: the input
 channels are cut into chunks of ``w`` consecutive channels, a pixel's chunk
-holds a ``w``-bit pattern, and ``table[i, ky, kx, pattern]`` is the sum of the
-weight rows of the set bits, precomputed once. One table lookup replaces up
-to ``w`` spike scatters; ``w = 1`` is the plain per-spike scatter. The same
-kernel serves the input conv (one segment of ``C_out`` outputs per chunk) and
-the grouped STC circuit convs (two segments, beta and gamma, of ``C/g``
-outputs each). Kernels write into caller-allocated arrays and return counts.
+holds a ``w``-bit pattern, and ``table[ky * k + kx, i * 2**w + pattern]`` is
+the sum of the weight rows of the set bits, precomputed once. One table row
+replaces up to ``w`` spike scatters; ``w = 1`` is the plain per-spike scatter.
+The same kernel (:func:`scatter_patterns`) serves the next layer's input conv
+(a chunk adds a row of ``C_out`` outputs) and the grouped STC circuit convs (a
+chunk adds its group's beta and gamma inputs, ``2 C/g`` adjacent outputs).
+Kernels write into caller-allocated arrays and return counts.
 """
 
 from __future__ import annotations
