@@ -21,7 +21,9 @@ that evstream receivers apply (:func:`evstream.transport.receiver.keep_freed_buf
 so the ratio compares the per-message work. ``ratio`` = evstream speed / pyzmq
 speed (for latency: pyzmq p99 / evstream p99), from the medians over
 ``--repeat`` runs that alternate the tools so both see the same machine load;
-``*_min``/``*_max`` give the range.
+``*_min``/``*_max`` give the range. ``cpu_us``: CPU time per packet of the
+sender and receiver processes together (all threads, kernel included), the
+figure that a loaded machine changes least.
 """
 
 from __future__ import annotations
@@ -63,8 +65,12 @@ def _events(n: int) -> np.ndarray:
 
 
 # -- sender processes (run in a spawned child) ------------------------------------------
-def _send(tool: str, address: str, n_events: int, packets: int, period_s: float) -> None:
-    """Send ``packets`` packets of ``n_events`` events, one every ``period_s`` s (0: back to back)."""
+def _send(tool: str, address: str, n_events: int, packets: int, period_s: float, result: Any) -> None:
+    """Send ``packets`` packets of ``n_events`` events, one every ``period_s`` s (0: back to back).
+
+    Sends the CPU seconds this process spent (all threads) from the first packet
+    to the closed socket through the ``result`` pipe end.
+    """
     import zmq
 
     from evstream.events import EventPacket
@@ -87,6 +93,7 @@ def _send(tool: str, address: str, n_events: int, packets: int, period_s: float)
 
         def send(_: Any) -> None:
             sock.send_multipart([_RAW_HEAD.pack(next(counter), time.time_ns()), body], copy=False, track=False)
+    cpu = time.process_time()
     for i in range(packets):
         if period_s:
             delay = start + i * period_s - time.perf_counter()
@@ -99,14 +106,17 @@ def _send(tool: str, address: str, n_events: int, packets: int, period_s: float)
         sock.send_multipart([_RAW_HEAD.pack(packets, time.time_ns())])
         sock.close(linger=10_000)
         ctx.term()
+    result.send(time.process_time() - cpu)
 
 
 # -- receivers (in the benchmark process) ---------------------------------------------------
 def _run_case(tool: str, address: str, n_events: int, packets: int,
-              period_s: float) -> tuple[float, list[float], int]:
+              period_s: float) -> tuple[float, list[float], int, float]:
     """Start a sender process and receive until its end marker.
 
-    Returns ``(seconds from the first packet to the last, latencies in ms, events received)``.
+    Returns ``(seconds from the first packet to the last, latencies in ms, events
+    received, CPU µs per packet of both processes)``. CPU time does not depend
+    on what else the machine runs the way wall time does.
     """
     import zmq
 
@@ -118,7 +128,7 @@ def _run_case(tool: str, address: str, n_events: int, packets: int,
 
     latencies: list[float] = []
     events = 0
-    first = last = 0.0
+    first = last = cpu_first = 0.0
     if tool == "evstream":
         receiver = Receiver(SocketConfig(address, bind=True, hwm=100), mode="pull")
         receiver.open()
@@ -127,8 +137,9 @@ def _run_case(tool: str, address: str, n_events: int, packets: int,
         sock = ctx.socket(zmq.PULL)
         sock.rcvhwm = 100
         sock.bind(address)
-    child = multiprocessing.get_context("spawn").Process(
-        target=_send, args=(tool, address, n_events, packets, period_s))
+    spawn = multiprocessing.get_context("spawn")
+    result, child_result = spawn.Pipe(duplex=False)
+    child = spawn.Process(target=_send, args=(tool, address, n_events, packets, period_s, child_result))
     child.start()
     try:
         while True:
@@ -148,10 +159,12 @@ def _run_case(tool: str, address: str, n_events: int, packets: int,
                 n = len(np.frombuffer(frames[1].buffer, dtype=EVENT_DTYPE))
                 now_ns = time.time_ns()
             now = time.perf_counter()
-            first = first or now
+            if not first:
+                first, cpu_first = now, time.process_time()
             last = now
             latencies.append((now_ns - clock) / 1e6)
             events += n
+        cpu_receiver = time.process_time() - cpu_first
     finally:
         child.join(60)
         if tool == "evstream":
@@ -161,7 +174,8 @@ def _run_case(tool: str, address: str, n_events: int, packets: int,
             ctx.term()
     if len(latencies) != packets:
         raise RuntimeError(f"{tool} delivered {len(latencies)} of {packets} packets")
-    return last - first, latencies, events
+    cpu_sender = result.recv() if result.poll(10) else float("nan")
+    return last - first, latencies, events, (cpu_sender / packets + cpu_receiver / max(1, packets - 1)) * 1e6
 
 
 def _address(transport: str, folder: Path, name: str) -> str:
@@ -187,23 +201,25 @@ def run(args: argparse.Namespace) -> list[dict]:
         folder = Path(tmp)
         for transport in transports:
             speeds: dict[str, list[float]] = {tool: [] for tool in _TOOLS}
+            cpu: dict[str, list[float]] = {tool: [] for tool in _TOOLS}
             for _ in range(args.repeat):
                 for tool in _TOOLS:
-                    seconds, _, events = _run_case(tool, _address(transport, folder, f"t-{tool}"),
-                                                   args.packet_events, args.packets, 0.0)
+                    seconds, _, events, cpu_us = _run_case(tool, _address(transport, folder, f"t-{tool}"),
+                                                           args.packet_events, args.packets, 0.0)
+                    cpu[tool].append(cpu_us)
                     # the first packet starts the clock, so it does not count
                     speeds[tool].append((events - args.packet_events) / max(seconds, 1e-9) / 1e6)
             for tool in _TOOLS:
                 rows.append({"case": f"throughput {transport} {args.packet_events // 1000}k-event packets",
-                             "tool": tool, **_spread(speeds[tool], "mev_s"), "packets": args.packets,
-                             "runs": args.repeat})
+                             "tool": tool, **_spread(speeds[tool], "mev_s"),
+                             "cpu_us": float(np.median(cpu[tool])), "packets": args.packets, "runs": args.repeat})
             rows[-2]["ratio"] = rows[-2]["mev_s"] / rows[-1]["mev_s"]
             p50: dict[str, list[float]] = {tool: [] for tool in _TOOLS}
             p99: dict[str, list[float]] = {tool: [] for tool in _TOOLS}
             worst: dict[str, float] = dict.fromkeys(_TOOLS, 0.0)
             for _ in range(args.repeat):
                 for tool in _TOOLS:
-                    _, lat, _ = _run_case(tool, _address(transport, folder, f"l-{tool}"),
+                    _, lat, _, _ = _run_case(tool, _address(transport, folder, f"l-{tool}"),
                                           args.latency_packet_events, args.latency_packets, period)
                     p50[tool].append(float(np.percentile(lat, 50)))
                     p99[tool].append(float(np.percentile(lat, 99)))

@@ -28,6 +28,7 @@ import time
 from typing import Any
 
 import zmq
+from zmq.utils.monitor import recv_monitor_message
 
 from evstream.transport.sockets import Endpoint, SocketConfig, TransportError
 from evstream.transport.wire import encode, encode_eos, topic
@@ -85,8 +86,6 @@ class Sender(Endpoint):
 
     def _read_monitor(self) -> None:
         """Update ``peers`` (connected receivers) from the socket monitor's events."""
-        from zmq.utils.monitor import recv_monitor_message
-
         while self._monitor.poll(0):
             event = recv_monitor_message(self._monitor)["event"]
             self.peers += 1 if event == zmq.EVENT_HANDSHAKE_SUCCEEDED else -1

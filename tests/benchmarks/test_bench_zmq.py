@@ -18,6 +18,7 @@ def test_bench_zmq_rows_are_produced():
     for row in rows:
         if row["case"].startswith("throughput"):
             assert 0 < row["mev_s_min"] <= row["mev_s"] <= row["mev_s_max"]
+            assert row["cpu_us"] > 0
         else:
             assert 0 < row["p50_ms"] <= row["p99_ms"] <= row["max_ms"]
             assert row["p99_ms_min"] <= row["p99_ms"] <= row["p99_ms_max"]
