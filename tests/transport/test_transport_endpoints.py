@@ -179,3 +179,15 @@ def test_node_parameters_are_checked():
         SendNode("out", mode="broadcast")
     with pytest.raises(ParamError, match="kind"):
         ReceiveNode("in", kind="pictures")
+
+
+def test_recv_returns_none_after_its_timeout_and_then_the_message(recording, ipc_address):
+    _, events, width, height = recording
+    with Receiver(SocketConfig(ipc_address, bind=True), mode="pull") as receiver:
+        assert receiver.recv(200) is None
+        assert receiver.recv(0) is None
+        with Sender(SocketConfig(ipc_address, bind=False), mode="push") as sender:
+            sender.send(EventPacket(events[:50], width, height))
+            msg = receiver.recv(5000)
+            assert msg is not None and np.array_equal(msg.packet.events, events[:50])
+            assert receiver.recv(0) is None
