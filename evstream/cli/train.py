@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 HELP = "train a spiking network on N-MNIST, DVS Gesture or labelled recordings (BPTT or S-TLLR)"
@@ -88,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
         resume=args.resume, progress=not args.no_progress and not args.json, nproc=args.nproc,
         width=args.sensor[0], height=args.sensor[1])
     summary = run_training(request, log=None if args.json else lambda line: print(line, file=sys.stderr))
+    if os.environ.get("RANK", "0") != "0":      # under torchrun, process 0 reports
+        return 0
     if args.json:
         print(json.dumps(summary, indent=2))
     else:

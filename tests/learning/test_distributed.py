@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -65,3 +68,18 @@ def test_nproc_must_divide_the_batch(nmnist_train_dir, tmp_path, capsys):
                  str(tmp_path / "m.pt"), "--batch-size", "10", "--nproc", "3"]) == 2
     err = capsys.readouterr().err
     assert "--nproc 3" in err and len(err.strip().splitlines()) == 1
+
+
+def test_torchrun_launch_trains_and_reports_once(nmnist_train_dir, tmp_path):
+    """``torchrun --nproc-per-node 2 -m evstream train``: the processes join torchrun's group, process 0 reports."""
+    out = tmp_path / "tr.pt"
+    torchrun = Path(sys.executable).with_name("torchrun")
+    done = subprocess.run(
+        [str(torchrun), "--nproc-per-node", "2", "-m", "evstream", "train", "nmnist", "--data", str(nmnist_train_dir),
+         "--model", "nmnist-mlp-li", "--out", str(out), "--limit", "40", "--steps", "4", "--batch-size", "10",
+         "--epochs", "1", "--cache", str(tmp_path / "cache"), "--device", "cpu", "--threads", "1", "--json"],
+        capture_output=True, text=True, timeout=300, cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = json.loads(done.stdout)            # one JSON document: only process 0 printed
+    assert summary["processes"] == 2 and summary["val_samples"] == 8
+    assert load_model(out)[1]["epochs"] == 1
