@@ -7,7 +7,7 @@ evstream layout (version 1), readable by any HDF5 tool without plugins:
   chunked (``CHUNK_EVENTS`` events), gzip level 1 with the shuffle filter,
   resizable (maximum shape unlimited) so writers can append;
 * attributes on ``/events``: ``width``, ``height`` (pixels), ``layout`` =
-  ``"evstream-events"``, ``version`` = 1.
+  ``"evstream-events"`` (a fixed-length ASCII string), ``version`` = 1.
 
 Prophesee's Metavision layout stores a compound dataset ``/CD/events`` (fields
 x, y, p, t) compressed with the ECF codec; h5py reads it only when the ECF
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -41,6 +41,15 @@ H5_ERRORS = (OSError, KeyError, ValueError, TypeError, RuntimeError, AttributeEr
 def open_h5(path: Path, mode: str = "r"):  # noqa: ANN201 - returns an h5py.File
     h5py = require("h5py", "h5py", "hdf5", "HDF5 event files")
     return h5py.File(path, mode)
+
+
+def _fixed_attr(attrs: Any, name: str, default: str) -> str:
+    """A string attribute stored with a fixed length, else ``default``. Variable-length strings live in
+    the file's global heap, which libhdf5 can loop on for minutes when it is damaged (found by fuzzing),
+    so they are not read; evstream writes ``layout`` with a fixed length."""
+    if name not in attrs or attrs.get_id(name).dtype.kind != "S":
+        return default
+    return bytes(attrs[name]).decode("latin-1")
 
 
 class Hdf5Decoder(Decoder):
@@ -71,7 +80,7 @@ class Hdf5Decoder(Decoder):
             group = self.h5["events"]
             self.columns = {k: group[k] for k, _ in FIELDS}
             attrs = group.attrs
-            self.metadata = {"layout": str(attrs.get("layout", "")), "version": int(attrs.get("version", 0))}
+            self.metadata = {"layout": _fixed_attr(attrs, "layout", ""), "version": int(attrs.get("version", 0))}
             self.prophesee = False
         elif "CD" in self.h5 and "events" in self.h5["CD"]:
             self.columns = {}
@@ -128,7 +137,7 @@ class Hdf5Writer(EventWriter):
         super().__init__(path, width, height)
         self.h5 = open_h5(self.path, "w")
         group = self.h5.create_group("events")
-        group.attrs.update({"width": self.width, "height": self.height, "layout": LAYOUT, "version": 1})
+        group.attrs.update({"width": self.width, "height": self.height, "layout": np.bytes_(LAYOUT), "version": 1})
         self.datasets = {name: group.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dtype,
                                                     chunks=(CHUNK_EVENTS,), compression="gzip",
                                                     compression_opts=1, shuffle=True)

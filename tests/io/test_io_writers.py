@@ -141,7 +141,7 @@ def test_hdf5_layout_is_the_documented_one(tmp_path: Path, sample: tuple) -> Non
     eio.write(tmp_path / "e.h5", events, width=w, height=h)
     with h5py.File(tmp_path / "e.h5") as f:
         group = f["events"]
-        assert dict(group.attrs) == {"width": w, "height": h, "layout": "evstream-events", "version": 1}
+        assert dict(group.attrs) == {"width": w, "height": h, "layout": b"evstream-events", "version": 1}
         for name, dtype in (("t", "<i8"), ("x", "<u2"), ("y", "<u2"), ("p", "u1")):
             assert group[name].dtype == np.dtype(dtype) and group[name].compression == "gzip"
             assert group[name].chunks is not None
