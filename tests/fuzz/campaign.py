@@ -12,7 +12,10 @@ counting cases for ``--hang-seconds`` (an endless loop, also inside a Numba
 kernel) is killed and its current input saved as a hang; a worker killed by a
 signal (a crash in native code) saves its current input as a crash. Workers run
 under a 6 GiB address-space limit, so a runaway allocation is a MemoryError
-finding. The summary (cases run and findings per target) is printed as JSON.
+finding. The summary (cases run and findings per target) is printed as JSON
+and appended, one line per target with the date, commit and minutes, to
+``tests/fuzz/log.jsonl``: the record of the campaigns run so far (a long
+campaign may be spread over several sessions, a few targets at a time).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from tests.fuzz.targets import TARGETS, Target
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 FINDINGS = Path(__file__).resolve().parent / "findings"
+LOG = Path(__file__).resolve().parent / "log.jsonl"
 BATCH = 300
 """Examples per Hypothesis run; a campaign repeats runs (fresh random seeds) until its time is up."""
 MEMORY_LIMIT = 6 << 30
@@ -156,12 +160,33 @@ def run_target(name: str, seconds: float, findings: Path, hang_seconds: float) -
         return result
 
 
+def _commit() -> str:
+    """The short commit of the checkout being fuzzed (``"unknown"`` outside a git checkout)."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                             cwd=Path(__file__).resolve().parent, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return out.stdout.strip()
+
+
+def log_result(log: Path, result: dict[str, Any], minutes: float) -> None:
+    """Append one target's summary to the campaign record ``log`` (JSON lines)."""
+    entry = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "commit": _commit(),
+             "minutes": minutes, "target": result["target"], "cases": result["cases"],
+             "findings": [f"{f['kind']}: {f['what']}" for f in result["findings"]]}
+    with log.open("a") as f:
+        f.write(json.dumps(entry) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.fuzz.campaign", description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=1.0, help="fuzzing time per target (default 1)")
     parser.add_argument("--targets", default=",".join(TARGETS), help="comma-separated targets (default: all)")
     parser.add_argument("--findings", type=Path, default=FINDINGS,
                         help="folder for findings (default tests/fuzz/findings)")
+    parser.add_argument("--log", type=Path, default=LOG,
+                        help="append each target's summary here (default tests/fuzz/log.jsonl)")
     parser.add_argument("--hang-seconds", type=float, default=60.0,
                         help="no new case for this long is a hang (default 60)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -181,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         result = run_target(name, args.minutes * 60, args.findings, args.hang_seconds)
         print(f"{name:8s} {result['cases']:8d} cases  {len(result['findings'])} finding(s)",
               file=sys.stderr, flush=True)
+        log_result(args.log, result, args.minutes)
         results.append(result)
     print(json.dumps(results, indent=1))
     return 1 if any(r["findings"] for r in results) else 0

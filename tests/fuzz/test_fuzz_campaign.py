@@ -63,9 +63,14 @@ def test_a_failing_input_becomes_a_shrunk_finding(tmp_path: Path, monkeypatch: p
 
 @pytest.mark.slow
 def test_campaign_command_runs_a_target(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    assert campaign.main(["--minutes", "0.1", "--targets", "csv", "--findings", str(tmp_path)]) == 0
+    log = tmp_path / "log.jsonl"
+    assert campaign.main(["--minutes", "0.1", "--targets", "csv", "--findings", str(tmp_path),
+                          "--log", str(log)]) == 0
     (result,) = json.loads(capsys.readouterr().out)
     assert result["target"] == "csv" and result["cases"] > 50 and result["findings"] == []
+    (entry,) = [json.loads(line) for line in log.read_text().splitlines()]
+    assert entry["target"] == "csv" and entry["minutes"] == 0.1 and entry["cases"] == result["cases"]
+    assert entry["findings"] == [] and entry["commit"] != "unknown"
 
 
 def test_unknown_target_is_refused(capsys: pytest.CaptureFixture) -> None:
