@@ -91,7 +91,8 @@ class Hdf5Decoder(Decoder):
         else:
             raise self.error(f"no /events group with t, x, y, p datasets nor /CD/events (found {sorted(self.h5)})")
         if width is None and height is None:
-            geometry = str(attrs.get("geometry", ""))
+            geometry = attrs.get("geometry", "")
+            geometry = geometry.decode("latin-1") if isinstance(geometry, bytes) else str(geometry)
             if "width" in attrs and "height" in attrs:
                 self.width, self.height = int(attrs["width"]), int(attrs["height"])
             elif "x" in geometry:

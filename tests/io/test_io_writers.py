@@ -148,6 +148,23 @@ def test_hdf5_layout_is_the_documented_one(tmp_path: Path, sample: tuple) -> Non
         assert np.array_equal(group["t"][:], events["t"])
 
 
+@pytest.mark.parametrize("geometry", ["1280x720", b"1280x720"])
+def test_prophesee_hdf5_layout_is_read(tmp_path: Path, sample: tuple, geometry: str | bytes) -> None:
+    """Metavision's layout (compound /CD/events with x, y, p int16, t; geometry attribute "WxH"), stored
+    here without the ECF codec, which needs a plugin that is not on PyPI."""
+    h5py = pytest.importorskip("h5py")
+    events, w, h = sample
+    cd = np.zeros(len(events), dtype=[("x", "<u2"), ("y", "<u2"), ("p", "<i2"), ("t", "<i8")])
+    for name in ("x", "y", "p", "t"):
+        cd[name] = events[name]
+    with h5py.File(tmp_path / "prophesee.hdf5", "w") as f:
+        f.attrs["geometry"] = geometry
+        f.create_group("CD").create_dataset("events", data=cd, chunks=(4096,))
+    rec = eio.open(tmp_path / "prophesee.hdf5")
+    assert (rec.format, rec.width, rec.height) == ("hdf5", w, h)
+    assert np.array_equal(rec.read(), events)
+
+
 def test_writer_errors(tmp_path: Path) -> None:
     ev = make_events([10, 5], [1, 2], [1, 2], [0, 1])
     with pytest.raises(eio.WriteError, match="event 1: time 5 µs comes before"):
