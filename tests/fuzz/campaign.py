@@ -170,9 +170,9 @@ def _commit() -> str:
     return out.stdout.strip()
 
 
-def log_result(log: Path, result: dict[str, Any], minutes: float) -> None:
-    """Append one target's summary to the campaign record ``log`` (JSON lines)."""
-    entry = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "commit": _commit(),
+def log_result(log: Path, result: dict[str, Any], minutes: float, commit: str) -> None:
+    """Append one target's summary (fuzzed at ``commit``) to the campaign record ``log`` (JSON lines)."""
+    entry = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "commit": commit,
              "minutes": minutes, "target": result["target"], "cases": result["cases"],
              "findings": [f"{f['kind']}: {f['what']}" for f in result["findings"]]}
     with log.open("a") as f:
@@ -203,10 +203,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     results = []
     for name in names:
+        commit = _commit()  # the worker about to start imports the checkout as it is now
         result = run_target(name, args.minutes * 60, args.findings, args.hang_seconds)
         print(f"{name:8s} {result['cases']:8d} cases  {len(result['findings'])} finding(s)",
               file=sys.stderr, flush=True)
-        log_result(args.log, result, args.minutes)
+        log_result(args.log, result, args.minutes, commit)
         results.append(result)
     print(json.dumps(results, indent=1))
     return 1 if any(r["findings"] for r in results) else 0
