@@ -62,6 +62,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sensor", type=int, nargs=2, default=(None, None), metavar=("WIDTH", "HEIGHT"),
                         help="sensor size in pixels (needed for the recordings dataset)")
     parser.add_argument("--shift", type=int, default=2, help="augmentation: random shift up to N pixels (default 2)")
+    parser.add_argument("--label-smoothing", type=float, default=0.0, metavar="EPS",
+                        help="cross-entropy target 1 - EPS on the label, EPS / classes on every class (default 0)")
     parser.add_argument("--val-fraction", type=float, default=0.2, help="held-out fraction (default 0.2)")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N samples")
     parser.add_argument("--seed", type=int, default=0, help="random seed (split, init, shuffling)")
@@ -84,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, min_lr=args.min_lr,
         warmup_epochs=args.warmup_epochs, weight_decay=args.weight_decay, window=args.window, feedback=args.feedback,
         factors=tuple(args.factors), online=args.online, window_us=args.window_us, steps=args.steps,
-        downsample=args.downsample, shift=args.shift, val_fraction=args.val_fraction, limit=args.limit,
+        downsample=args.downsample, shift=args.shift, label_smoothing=args.label_smoothing,
+        val_fraction=args.val_fraction, limit=args.limit,
         seed=args.seed, device=args.device, threads=args.threads, cache=args.cache, no_cache=args.no_cache,
         resume=args.resume, progress=not args.no_progress and not args.json, nproc=args.nproc,
         width=args.sensor[0], height=args.sensor[1])

@@ -53,6 +53,7 @@ class TrainingRequest:
     steps: int | None = None
     downsample: int | None = None
     shift: int = 2
+    label_smoothing: float = 0.0
     val_fraction: float = 0.2
     limit: int | None = None
     seed: int = 0
@@ -149,11 +150,13 @@ def _train_here(request: TrainingRequest, log: Callable[[str], None] | None) -> 
         net = build_model(request.model, request.neuron, binning.frame_shape, n_classes)
     except ValueError as exc:
         raise UserError(f"--model {request.model} --neuron {request.neuron}: {exc}") from exc
+    if not 0.0 <= request.label_smoothing < 1.0:
+        raise UserError(f"--label-smoothing {request.label_smoothing}: must be in [0, 1)")
     config = TrainConfig(rule=request.rule, epochs=request.epochs, batch_size=request.batch_size, lr=request.lr,
                          min_lr=request.min_lr, warmup_epochs=request.warmup_epochs,
                          weight_decay=request.weight_decay, window=request.window, feedback=request.feedback,
                          factors=STLLRFactors(*request.factors), online=request.online, shift=request.shift,
-                         seed=request.seed)
+                         label_smoothing=request.label_smoothing, seed=request.seed)
     extra = {"dataset": request.dataset, "data": str(Path(request.data).resolve()), "binning": asdict(binning),
              "val_fraction": request.val_fraction, "seed": request.seed, "limit": request.limit,
              "n_classes": n_classes, "neuron": request.neuron, "model": request.model}

@@ -245,7 +245,7 @@ class SequenceResult:
 def stllr_sequence(net: nn.Module, frames: torch.Tensor, labels: torch.Tensor,
                    optimizer: torch.optim.Optimizer | None, window: int, online: bool = False,
                    scaler: torch.amp.GradScaler | None = None,
-                   sync: Callable[[], None] | None = None) -> SequenceResult:
+                   sync: Callable[[], None] | None = None, label_smoothing: float = 0.0) -> SequenceResult:
     """Run ``frames`` ``(T, B, ...)`` through ``net`` (``net.step`` or ``net`` itself: one step) in ``"stllr"`` mode.
 
     The last ``window`` steps (``T_l``) each backpropagate ``CE(logits[t], labels)``
@@ -255,8 +255,9 @@ def stllr_sequence(net: nn.Module, frames: torch.Tensor, labels: torch.Tensor,
     been ``reset()`` for this batch. When the network's layers use a
     :class:`DirectFeedback`, each window step's error is set for the DFA signal.
     ``sync`` runs before each optimizer step: data-parallel training averages
-    the accumulated updates over its processes there. Returns the logits summed
-    over all steps.
+    the accumulated updates over its processes there. ``label_smoothing`` mixes
+    the one-hot target with the uniform one (as :func:`torch.nn.functional.cross_entropy`
+    does, also in the DFA error). Returns the logits summed over all steps.
     """
     feedback = next((m.traces.feedback for m in net.modules()
                      if isinstance(getattr(m, "traces", None), Traces) and m.traces.feedback is not None), None)
@@ -272,10 +273,12 @@ def stllr_sequence(net: nn.Module, frames: torch.Tensor, labels: torch.Tensor,
         with torch.set_grad_enabled(learn):
             logits = step(frames[t])
             if learn:
-                loss = F.cross_entropy(logits.float(), labels)
+                loss = F.cross_entropy(logits.float(), labels, label_smoothing=label_smoothing)
                 if feedback is not None:
-                    onehot = F.one_hot(labels, logits.shape[1]).to(torch.float32)
-                    feedback.error = (torch.softmax(logits.detach().float(), 1) - onehot) / len(labels)
+                    classes = logits.shape[1]
+                    target = F.one_hot(labels, classes).to(torch.float32) * (1.0 - label_smoothing) + \
+                        label_smoothing / classes
+                    feedback.error = (torch.softmax(logits.detach().float(), 1) - target) / len(labels)
                 (scaler.scale(loss) if scaler is not None else loss).backward()
                 losses.append(float(loss.detach()))
                 if online:

@@ -68,6 +68,8 @@ class TrainConfig:
     factors: STLLRFactors = field(default_factory=lambda: STLLRFactors(0.2, 0.75, 0.0, 1.0))
     shift: int = 0
     """Augmentation: random shift of each training sample by up to this many pixels."""
+    label_smoothing: float = 0.0
+    """Cross-entropy target: ``1 - label_smoothing`` on the label plus ``label_smoothing / classes`` everywhere."""
     amp: bool = True
     """Mixed precision (float16 autocast + grad scaler); used on CUDA only."""
     seed: int = 0
@@ -77,6 +79,8 @@ class TrainConfig:
             raise ValueError(f"rule must be one of {', '.join(RULES)} (got {self.rule!r})")
         if self.feedback not in ("bp", "dfa"):
             raise ValueError(f"feedback must be 'bp' or 'dfa' (got {self.feedback!r})")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1) (got {self.label_smoothing})")
         if isinstance(self.factors, dict):
             self.factors = STLLRFactors(**self.factors)
 
@@ -137,11 +141,12 @@ def evaluate(net: nn.Module, dataset: Dataset, batch_size: int = 64, device: str
 
 
 def _bptt_batch(model: nn.Module, frames: torch.Tensor, labels: torch.Tensor, optimizer: torch.optim.Optimizer,
-                scaler: torch.amp.GradScaler | None, device: torch.device, amp: bool) -> tuple[torch.Tensor, float]:
+                scaler: torch.amp.GradScaler | None, device: torch.device, amp: bool,
+                label_smoothing: float) -> tuple[torch.Tensor, float]:
     optimizer.zero_grad(set_to_none=True)
     with _autocast(device, amp):
         logits = model(frames).float()
-        loss = F.cross_entropy(logits.mean(0), labels)
+        loss = F.cross_entropy(logits.mean(0), labels, label_smoothing=label_smoothing)
     if scaler is not None:
         scaler.scale(loss).backward()
         scaler.step(optimizer)
@@ -216,11 +221,12 @@ def train(net: nn.Module, train_set: Dataset, val_set: Dataset | None, config: T
             labels = labels.to(device)
             reset_sequence(net)
             if config.rule == "bptt":
-                logits, loss = _bptt_batch(model, frames, labels, optimizer, scaler, device, use_amp)
+                logits, loss = _bptt_batch(model, frames, labels, optimizer, scaler, device, use_amp,
+                                           config.label_smoothing)
             else:
                 with _autocast(device, use_amp):
                     result = stllr_sequence(net, frames, labels, optimizer, config.window, config.online, scaler,
-                                            sync if world.distributed else None)
+                                            sync if world.distributed else None, config.label_smoothing)
                 logits, loss = result.logits, result.loss
             schedule.step()
             correct += int((logits.argmax(1) == labels).sum())

@@ -234,8 +234,11 @@ def test_leaky_readout_stllr_equals_bptt_when_trace_matches_leak():
     torch.testing.assert_close(grads["stllr"], grads["bptt"])
 
 
-def test_direct_feedback_replaces_the_backpropagated_signal():
-    """DFA: the layer learns from delta = B e (e = dL/dlogits) with the same eligibility as BP mode."""
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+def test_direct_feedback_replaces_the_backpropagated_signal(smoothing: float):
+    """DFA: the layer learns from delta = B e (e = dL/dlogits) with the same eligibility as BP mode; with
+    label smoothing e is taken against the smoothed target, and the readout's own gradient is that of the
+    smoothed cross-entropy."""
     from evstream.learning.networks import use_rule
     from evstream.learning.stllr import DirectFeedback, stllr_sequence
 
@@ -249,14 +252,18 @@ def test_direct_feedback_replaces_the_backpropagated_signal():
     xs = _random_binary(gen, 5, 2, 5) * 2
     labels = torch.tensor([0, 2])
     layer.reset()
-    stllr_sequence(net, xs, labels, torch.optim.SGD(net.parameters(), lr=0.0), window=3)
+    stllr_sequence(net, xs, labels, torch.optim.SGD(net.parameters(), lr=0.0), window=3, label_smoothing=smoothing)
     ref = RefLayer(w, torch.zeros(6, dtype=torch.float64), 0.881, 0.6, "rational", (0.5, 0.8, -0.2, 1.0))
     b = feedback.matrices[id(layer.traces)]
+    target = torch.nn.functional.one_hot(labels, 3) * (1 - smoothing) + smoothing / 3
+    readout_grad = torch.zeros_like(readout.weight)
     for t in range(5):
         s = ref.step(xs[t])
         if t >= 2:
             logits = readout(s).detach()
-            error = (torch.softmax(logits, 1) - torch.nn.functional.one_hot(labels, 3)) / 2
+            error = (torch.softmax(logits, 1) - target) / 2
             ref.learn(error @ b.T)
+            readout_grad += error.T @ s
     assert ref.gw.abs().sum() > 0
     torch.testing.assert_close(layer.synapse.weight.grad, ref.gw)
+    torch.testing.assert_close(readout.weight.grad, readout_grad)

@@ -21,14 +21,14 @@ def test_train_resume_and_eval_on_real_samples(rule, feedback, nmnist_train_dir,
     common = ["train", "nmnist", "--data", str(nmnist_train_dir), "--model", "nmnist-mlp", "--rule", rule,
               "--feedback", feedback,
               "--out", str(out), "--limit", "40", "--steps", "4", "--batch-size", "10", "--window", "2",
-              "--cache", str(tmp_path / "cache"), "--device", "cpu", "--json"]
+              "--cache", str(tmp_path / "cache"), "--device", "cpu", "--json", "--label-smoothing", "0.1"]
     assert main(common + ["--epochs", "1"]) == 0
     first = json.loads(capsys.readouterr().out)
     assert first["epochs"] == 1 and first["val_samples"] == 8
     assert main(common + ["--epochs", "2", "--resume"]) == 0
     summary = json.loads(capsys.readouterr().out)
     metrics = json.loads(out.with_name(out.name + ".metrics.json").read_text())
-    assert [e["epoch"] for e in metrics["epochs"]] == [1, 2]
+    assert [e["epoch"] for e in metrics["epochs"]] == [1, 2] and metrics["config"]["label_smoothing"] == 0.1
     assert out.with_name(out.name + ".png").stat().st_size > 1000 and state_path(out).exists()
     net, facts = load_model(out)
     assert facts["rule"] == rule and facts["binning"]["steps"] == 4 and facts["epochs"] == 2
@@ -61,6 +61,13 @@ def test_cli_user_errors_are_one_line(tmp_path, capsys):
     assert main(["train", "nmnist", "--data", str(tmp_path / "nope"), "--model", "nmnist-mlp",
                  "--out", str(tmp_path / "x.pt"), "--no-cache"]) == 2
     assert "not a folder" in capsys.readouterr().err
+
+
+def test_label_smoothing_out_of_range_is_a_user_error(nmnist_train_dir, tmp_path, capsys):
+    assert main(["train", "nmnist", "--data", str(nmnist_train_dir), "--model", "nmnist-mlp", "--limit", "10",
+                 "--steps", "2", "--out", str(tmp_path / "x.pt"), "--no-cache", "--label-smoothing", "1.5"]) == 2
+    err = capsys.readouterr().err
+    assert "--label-smoothing 1.5: must be in [0, 1)" in err and len(err.strip().splitlines()) == 1
 
 
 def test_use_rule_wraps_and_unwraps_cells_sharing_parameters():
