@@ -88,6 +88,8 @@ _MAX_SESSION_BYTES = 64
 _EVENTS_TOKEN = "ev16"
 _NUMERIC_KINDS = frozenset("biuf")
 _MAX_NDIM = 8
+_MAX_DIM = 1 << 40
+"""Largest length of one array dimension (elements) a message may declare."""
 _T_FIELDS = (("t_start", "<i8"), ("t_end", "<i8"))
 ARRAYS: dict[str, tuple[tuple[str, str | None], ...]] = {
     "events": (("events", _EVENTS_TOKEN),),
@@ -258,9 +260,9 @@ def _dtype(token: str, required: str | None, name: str) -> np.dtype:
         raise WireError("malformed", f"array {name!r} must have dtype {required} (got {token!r})")
     if token == _EVENTS_TOKEN:
         return EVENT_DTYPE
-    try:
+    try:  # numpy parses some strings (e.g. ",f4") as field lists and raises SyntaxError on others
         dtype = np.dtype(token) if len(token) <= 8 else None
-    except TypeError:
+    except (TypeError, ValueError, SyntaxError):
         dtype = None
     if dtype is None or dtype.kind not in _NUMERIC_KINDS or dtype.fields is not None:
         raise WireError("malformed", f"array {name!r} has unsupported dtype {token!r}")
@@ -282,6 +284,8 @@ def _arrays(kind: str, count: int, reader: _Reader, bufs: list[memoryview]) -> d
         if math.prod(shape) * dtype.itemsize != buf.nbytes:
             raise WireError("malformed", f"array {name!r} of shape {shape} {dtype} needs "
                                          f"{math.prod(shape) * dtype.itemsize} bytes, frame has {buf.nbytes}")
+        if any(n > _MAX_DIM for n in shape):  # e.g. (0, 2**63): the byte count matches, no array has it
+            raise WireError("malformed", f"array {name!r} has a dimension above {_MAX_DIM} (shape {shape})")
         array = np.frombuffer(buf, dtype=dtype)
         if ndim > 1:
             array = array.reshape(shape)
