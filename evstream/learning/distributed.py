@@ -13,8 +13,8 @@ the step of one process on ``B`` samples:
 
 Two ways to start the processes:
 
-* :func:`spawn` (``evstream train ... --nproc N``): N local processes on a free
-  loopback port;
+* :func:`spawn` (``evstream train ... --nproc N``): N local processes that
+  meet through a rendezvous file in a temporary folder (no port to race for);
 * ``torchrun --nproc-per-node N -m evstream train ...``: :func:`join` reads the
   ``RANK`` / ``WORLD_SIZE`` / ``LOCAL_RANK`` / ``MASTER_*`` variables torchrun sets.
 """
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 import pickle
-import socket
+import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +33,8 @@ import torch.distributed as dist
 from torch import nn
 
 __all__ = ["World", "join", "spawn"]
+
+_RENDEZVOUS = "EVSTREAM_RENDEZVOUS"     # environment variable: the file spawned ranks meet at
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,9 @@ def join(device: torch.device) -> World:
     """This process's :class:`World`, from torchrun's environment; joins the process group if there are several.
 
     Backend: NCCL when training on CUDA, else gloo. Without ``WORLD_SIZE`` (or
-    with 1) there is no process group.
+    with 1) there is no process group. The ranks meet at ``MASTER_ADDR:MASTER_PORT``
+    (torchrun) or, when :func:`spawn` started them, at the file named by
+    ``EVSTREAM_RENDEZVOUS``.
     """
     size = int(os.environ.get("WORLD_SIZE", "1"))
     if size <= 1:
@@ -125,7 +129,9 @@ def join(device: torch.device) -> World:
     if not dist.is_initialized():
         if device.type == "cuda":
             torch.cuda.set_device(world.local_rank)
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo", rank=world.rank, world_size=size)
+        rendezvous = os.environ.get(_RENDEZVOUS)
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo", rank=world.rank, world_size=size,
+                                init_method=f"file://{rendezvous}" if rendezvous else "env://")
     return world
 
 
@@ -135,15 +141,9 @@ def leave() -> None:
         dist.destroy_process_group()
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _child(rank: int, fn: Callable[..., Any], size: int, port: int, args: tuple, results: Any) -> None:
-    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(size), LOCAL_WORLD_SIZE=str(size),
-                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+def _child(rank: int, fn: Callable[..., Any], size: int, rendezvous: str, args: tuple, results: Any) -> None:
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(size), LOCAL_WORLD_SIZE=str(size))
+    os.environ[_RENDEZVOUS] = rendezvous
     result = fn(*args)
     if rank == 0:
         results.put(pickle.dumps(result))      # plain bytes: no shared memory that dies with this process
@@ -159,10 +159,12 @@ def spawn(fn: Callable[..., Any], nproc: int, *args: Any) -> Any:
     import torch.multiprocessing as mp
 
     results = mp.get_context("spawn").SimpleQueue()
-    processes = mp.start_processes(_child, args=(fn, nproc, _free_port(), args, results), nprocs=nproc,
-                                   start_method="spawn", join=False)
-    payload = None
-    while not processes.join(timeout=1.0):     # raises when a process fails
-        if payload is None and not results.empty():
-            payload = results.get()            # read while rank 0 may still block on a full pipe
+    with tempfile.TemporaryDirectory(prefix="evstream-ddp-") as folder:
+        rendezvous = os.path.join(folder, "rendezvous")
+        processes = mp.start_processes(_child, args=(fn, nproc, rendezvous, args, results), nprocs=nproc,
+                                       start_method="spawn", join=False)
+        payload = None
+        while not processes.join(timeout=1.0):     # raises when a process fails
+            if payload is None and not results.empty():
+                payload = results.get()            # read while rank 0 may still block on a full pipe
     return pickle.loads(payload if payload is not None else results.get())
