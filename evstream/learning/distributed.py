@@ -153,8 +153,8 @@ def spawn(fn: Callable[..., Any], nproc: int, *args: Any) -> Any:
     """Run ``fn(*args)`` in ``nproc`` new local processes forming one process group; returns rank 0's result.
 
     ``fn`` and ``args`` must be picklable (``fn`` a module-level function). Each
-    child sees torchrun's variables (rank, world size, a free loopback port), so
-    ``fn`` joins with :func:`join`. An exception in any child is raised here.
+    child sees torchrun's rank and world-size variables and a fresh rendezvous
+    file, so ``fn`` joins with :func:`join`. An exception in any child is raised here.
     """
     import torch.multiprocessing as mp
 
