@@ -7,6 +7,11 @@ frame ``k`` covers ``[origin + k * window_us, origin + (k + 1) * window_us)`` wh
 labelled recordings). Shorter samples are padded with empty frames, longer ones
 cut. Frames are stored as uint8 (counts saturate at 255 per pixel and bin).
 
+Binned frames are cached as ``.npz`` files keyed by the binning, the sample
+files (path, size, modification time), the labels and a digest of the code
+that turns files into frames (``evstream.io``, ``evstream.binning`` and this
+module), so a changed reader or binner never reuses stale frames.
+
 Sources:
 
 * :func:`nmnist`: a folder of N-MNIST ``.bin``/``.bs2`` files with a label list
@@ -21,6 +26,7 @@ Sources:
 from __future__ import annotations
 
 import hashlib
+import functools
 import json
 import os
 from collections.abc import Callable, Iterable, Sequence
@@ -131,9 +137,21 @@ def read_label_list(path: Path) -> list[tuple[str, int]]:
     return pairs
 
 
+@functools.cache
+def code_digest() -> str:
+    """Digest of the sources that turn sample files into frames: evstream's io and binning packages and this module."""
+    root = Path(__file__).resolve().parents[1]
+    sources = sorted([*root.joinpath("io").rglob("*.py"), *root.joinpath("binning").rglob("*.py"), Path(__file__).resolve()])
+    digest = hashlib.sha1()
+    for source in sources:
+        digest.update(source.relative_to(root).as_posix().encode() + b"\0" + source.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def _cache_path(cache_dir: Path | None, kind: str, key: dict) -> Path | None:
     if cache_dir is None:
         return None
+    key = {**key, "code": code_digest()}
     digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     return cache_dir / f"{kind}-{digest}.npz"
 

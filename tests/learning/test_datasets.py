@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -50,6 +51,21 @@ def test_cache_is_reused_and_keyed_by_binning(nmnist_train_dir, tmp_path, monkey
     assert np.array_equal(first.frames.numpy(), again.frames.numpy())
     with pytest.raises(AssertionError, match="binned again"):
         ds.nmnist(nmnist_train_dir, ds.Binning(10_000, 4), cache_dir=tmp_path, limit=4)
+    monkeypatch.setattr(ds, "code_digest", lambda: "changed reader")
+    with pytest.raises(AssertionError, match="binned again"):
+        ds.nmnist(nmnist_train_dir, ds.Binning(20_000, 4), cache_dir=tmp_path, limit=4)
+
+
+@pytest.mark.parametrize("package", ["io", "binning"])
+def test_code_digest_changes_with_a_reader_or_binner_source(package, monkeypatch):
+    before = ds.code_digest()
+    original = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: original(self) + (b"#" if self.parent.name == package else b""))
+    ds.code_digest.cache_clear()
+    try:
+        assert ds.code_digest() != before
+    finally:
+        ds.code_digest.cache_clear()
 
 
 def test_label_list_errors_name_the_file(nmnist_train_dir, tmp_path):
