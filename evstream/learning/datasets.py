@@ -177,7 +177,7 @@ def _cached(kind: str, key: dict, cache_dir: Path | None, build: Callable[[], tu
     frames, labels = build()
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npz")
+        tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")     # torchrun ranks may build at once
         np.savez_compressed(tmp, frames=frames, labels=labels)
         tmp.replace(path)
     return frames, labels
