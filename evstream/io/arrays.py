@@ -81,6 +81,10 @@ def _columns(decoder: Decoder, array: np.ndarray) -> dict[str, np.ndarray]:
     pol = next((n for n in POLARITY_NAMES if n in names), None)
     if not {"t", "x", "y"} <= set(names) or pol is None:
         raise decoder.error(f"expected a structured array with fields t, x, y, p (or on); found {list(names) or array.dtype}")
+    for name in ("t", "x", "y", pol):
+        field = array.dtype[name]
+        if field.kind not in "iub" or field.shape:  # e.g. a bytes field 'a2' or a sub-array '0u1'
+            raise decoder.error(f"field {name!r} must be a single integer or bool per event (found {field.str})")
     return {"t": array["t"], "x": array["x"], "y": array["y"], "p": array[pol]}
 
 

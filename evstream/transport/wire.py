@@ -89,7 +89,7 @@ _EVENTS_TOKEN = "ev16"
 _NUMERIC_KINDS = frozenset("biuf")
 _MAX_NDIM = 8
 _MAX_DIM = 1 << 40
-"""Largest length of one array dimension (elements) a message may declare."""
+"""Largest product of an array's dimensions (zeros counted as 1) a message may declare."""
 _T_FIELDS = (("t_start", "<i8"), ("t_end", "<i8"))
 ARRAYS: dict[str, tuple[tuple[str, str | None], ...]] = {
     "events": (("events", _EVENTS_TOKEN),),
@@ -284,8 +284,8 @@ def _arrays(kind: str, count: int, reader: _Reader, bufs: list[memoryview]) -> d
         if math.prod(shape) * dtype.itemsize != buf.nbytes:
             raise WireError("malformed", f"array {name!r} of shape {shape} {dtype} needs "
                                          f"{math.prod(shape) * dtype.itemsize} bytes, frame has {buf.nbytes}")
-        if any(n > _MAX_DIM for n in shape):  # e.g. (0, 2**63): the byte count matches, no array has it
-            raise WireError("malformed", f"array {name!r} has a dimension above {_MAX_DIM} (shape {shape})")
+        if math.prod(max(n, 1) for n in shape) > _MAX_DIM:  # e.g. (0, 2**63): the byte count matches, no array has it
+            raise WireError("malformed", f"array {name!r} of shape {shape} spans more than {_MAX_DIM} items")
         array = np.frombuffer(buf, dtype=dtype)
         if ndim > 1:
             array = array.reshape(shape)
