@@ -15,6 +15,7 @@ peak (above 1: S-TLLR needs less memory).
 from __future__ import annotations
 
 import argparse
+import ctypes
 import multiprocessing
 import os
 import resource
@@ -41,7 +42,16 @@ def _rss_bytes() -> int:
 
 
 def _reset_peak_rss() -> bool:
-    """Reset the kernel's peak-RSS mark (Linux >= 4.0); ``False`` where that is not possible."""
+    """Hand freed heap pages back to the kernel, then reset its peak-RSS mark (Linux >= 4.0).
+
+    Without the trim, an iteration could reuse pages the warm-up iteration freed
+    but the allocator kept, and its peak would read near zero on some runs and
+    not on others. ``False`` where the mark cannot be reset.
+    """
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)      # glibc; elsewhere the peak just includes kept pages
+    except (OSError, AttributeError):
+        pass
     try:
         with open("/proc/self/clear_refs", "w") as fh:
             fh.write("5")
@@ -96,8 +106,8 @@ def measure(rule: str, steps: int, batch_size: int, arch: str, neuron: str, wind
         torch.cuda.reset_peak_memory_stats()
         base = torch.cuda.memory_allocated()
     else:
-        base = _rss_bytes()
         reset_worked = _reset_peak_rss()
+        base = _rss_bytes()
     began = time.perf_counter()
     iteration(frames)
     if dev.type == "cuda":
