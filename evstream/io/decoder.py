@@ -28,6 +28,8 @@ __all__ = ["CHUNK_BYTES", "Decoder", "FileWindows", "NO_LIMIT", "decode_chunks",
 CHUNK_BYTES = 1 << 23
 """Default bytes mapped or read at a time (8 MiB): mapping windows this large keeps the map / unmap
 cost small; memory stays bounded by it (decoded blocks are capped by :data:`MAX_BLOCK_EVENTS`)."""
+SMALL_READ_BYTES = 1 << 16
+"""Regular files with at most this many bytes left are read, not mapped (a map and unmap cost more)."""
 NO_LIMIT = 1 << 16
 """Pixel limit passed to kernels when the geometry is unknown (nothing is dropped)."""
 MAX_HEADER_LINE = 1 << 20
@@ -62,6 +64,7 @@ class Decoder:
         self.metadata: dict[str, Any] = {}
         self.dropped = 0
         self.seek_us: int | None = None
+        self.held_warnings: list[str] | None = None
         """Events before this time (µs) are not wanted: decoders with an index may skip them."""
 
     @property
@@ -80,8 +83,13 @@ class Decoder:
         return FormatError(self.path, what, offset)
 
     def warn_partial(self, what: str, offset: int) -> None:
-        warnings.warn(f"{self.path}: byte {offset}: {what}; the events before it were read",
-                      PartialReadWarning, stacklevel=user_stacklevel())
+        """Warn (:class:`PartialReadWarning`) that the events stop short of the file's end, or append
+        the message to :attr:`held_warnings` when that is a list."""
+        message = f"{self.path}: byte {offset}: {what}; the events before it were read"
+        if self.held_warnings is not None:
+            self.held_warnings.append(message)
+        else:
+            warnings.warn(message, PartialReadWarning, stacklevel=user_stacklevel())
 
 
 def read_text_header(fh: BinaryIO, prefix: bytes, end_line: bytes | None = None) -> tuple[list[str], int, bool]:
@@ -129,7 +137,8 @@ class FileWindows:
     def __iter__(self) -> Iterator[memoryview]:
         try:
             fd = self.fh.fileno()
-            regular = stat.S_ISREG(os.fstat(fd).st_mode)
+            st = os.fstat(fd)
+            regular = stat.S_ISREG(st.st_mode) and st.st_size - self.pos > SMALL_READ_BYTES
         except (OSError, AttributeError, io.UnsupportedOperation):
             regular = False
         return self._mapped(fd) if regular else self._read()
@@ -153,7 +162,11 @@ class FileWindows:
 
     def _read(self) -> Iterator[memoryview]:
         self.fh.seek(self.pos)
-        buf = bytearray(self.window + self.itemsize)
+        try:  # a small file: a buffer of its size, not of a whole window
+            room = min(self.window, max(0, os.fstat(self.fh.fileno()).st_size - self.pos) + self.itemsize)
+        except (OSError, AttributeError, io.UnsupportedOperation):
+            room = self.window
+        buf = bytearray(room + self.itemsize)
         carry = 0
         while got := self.fh.readinto(memoryview(buf)[carry:carry + self.window]):
             total = carry + got

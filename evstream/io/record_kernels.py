@@ -56,6 +56,17 @@ def decode_nmnist(data: np.ndarray, start: int, out: np.ndarray, state: np.ndarr
 
 
 @njit(cache=True, nogil=True)
+def max_xy(events: np.ndarray) -> tuple[int, int]:
+    """Largest x and y (pixels) of events (int64 view, shape (n, 2)); ``(-1, -1)`` when empty."""
+    mx = my = -1
+    for i in range(events.shape[0]):
+        xy = events[i, 1]
+        mx = max(mx, xy & 0xFFFF)
+        my = max(my, (xy >> 16) & 0xFFFF)
+    return mx, my
+
+
+@njit(cache=True, nogil=True)
 def first_invalid(events: np.ndarray, last_t: int, width: int, height: int) -> int:
     """Index of the first event (int64 view, shape (n, 2)) that is out of ``width x height``,
     has a polarity other than 0/1 or a time before its predecessor (or ``last_t``); -1 if none."""

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import builtins
 import warnings
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +23,25 @@ from evstream.io.errors import FormatError, GeometryWarning, PartialReadWarning,
 from evstream.io.formats import DECODERS, HEAD_BYTES, detect, open_writer
 from evstream.io.metavision import MetavisionDecoder, check_backend
 from evstream.io.packetize import packets_by_count, packets_by_window
+from evstream.io.record_kernels import max_xy
 
 __all__ = ["DEFAULT_PACKET_EVENTS", "Recording", "open", "read", "write"]
 
 DEFAULT_PACKET_EVENTS = 1 << 16
+SMALL_FILE_BYTES = 1 << 20
+"""Files up to this size (bytes) that do not state their sensor size keep the events decoded to infer
+it for the next pass, if the file has not changed since (``io.read`` of an N-MNIST sample decodes it
+once, not twice)."""
+
+
+@dataclass
+class _KeptBlocks:
+    """Blocks of a pass over a small file, for the next pass: the file's (size, mtime ns) then, the
+    blocks and the partial-read warnings that pass raised."""
+
+    stamp: tuple[int, int]
+    blocks: list[np.ndarray]
+    warnings: list[str]
 
 
 class Recording:
@@ -61,6 +77,7 @@ class Recording:
         self.chunk_bytes = chunk_bytes
         self._bytes_read = 0
         self._reading: Decoder | None = None
+        self._kept: _KeptBlocks | None = None
         self._options: dict[str, Any] = {}
         try:
             with builtins.open(self.path, "rb") as fh:
@@ -91,25 +108,32 @@ class Recording:
             self.format = dec.name
             self.metadata = dict(dec.metadata)
             self.width, self.height = dec.width, dec.height
-        for name, value in (("width", self.width), ("height", self.height)):
-            if value is not None and not 0 < value <= NO_LIMIT:
-                source = "given" if width is not None else "stated by the file header"
-                raise FormatError(self.path, f"sensor {name} {value} pixels {source} is outside 1..{NO_LIMIT}; "
-                                             "pass width= and height= (--width/--height) to set the sensor size")
-        if self.width is None or self.height is None:
-            self._infer_geometry()
+            for name, value in (("width", self.width), ("height", self.height)):
+                if value is not None and not 0 < value <= NO_LIMIT:
+                    source = "given" if width is not None else "stated by the file header"
+                    raise FormatError(self.path, f"sensor {name} {value} pixels {source} is outside 1..{NO_LIMIT}; "
+                                                 "pass width= and height= (--width/--height) to set the sensor size")
+            if self.width is None or self.height is None:
+                self._infer_geometry(dec)
 
     def _decoder(self) -> _OpenDecoder:
         return _OpenDecoder(self)
 
-    def _infer_geometry(self) -> None:
+    def _infer_geometry(self, dec: Decoder) -> None:
+        """Set the geometry from the largest pixel coordinates of a pass of ``dec`` (which has no sensor size)."""
         max_x = max_y = -1
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", PartialReadWarning)
-            for block in self.blocks(clip=False):
-                if len(block):
-                    max_x = max(max_x, int(block["x"].max()))
-                    max_y = max(max_y, int(block["y"].max()))
+        stamp = self._file_stamp()
+        keep = stamp[0] <= SMALL_FILE_BYTES
+        kept = []
+        dec.held_warnings = []  # partial reads are told by the pass that hands out the events
+        for block in dec.blocks():
+            if len(block):
+                bx, by = max_xy(block.view(np.int64).reshape(-1, 2))
+                max_x, max_y = max(max_x, bx), max(max_y, by)
+                if keep:
+                    kept.append(block)
+        if keep:  # every event lies inside the geometry found below: the next pass may reuse them
+            self._kept = _KeptBlocks(stamp, kept, dec.held_warnings)
         fallback = getattr(DECODERS[self.format], "fallback_geometry", None)
         if fallback is not None and max_x < fallback[0] and max_y < fallback[1]:
             self.width, self.height = fallback
@@ -118,6 +142,10 @@ class Recording:
         warnings.warn(f"{self.path}: the file does not state the sensor size; using {self.width}x{self.height} "
                       "from the events (pass width= and height= to set it)", GeometryWarning,
                       stacklevel=user_stacklevel())
+
+    def _file_stamp(self) -> tuple[int, int]:
+        st = self.path.stat()
+        return st.st_size, st.st_mtime_ns
 
     # -- streaming ---------------------------------------------------------
     @property
@@ -129,17 +157,33 @@ class Recording:
 
     def blocks(self, clip: bool = True) -> Iterator[np.ndarray]:
         """Decoded event arrays in file order (chunk-sized), restricted to ``[start_us, end_us)`` when ``clip``."""
-        with self._decoder() as dec:
-            if clip:
-                dec.seek_us = self.start_us
-            self._reading = dec
-            for block in dec.blocks():
+        kept, self._kept = self._kept, None
+        if kept is not None and kept.stamp == self._file_stamp():
+            for message in kept.warnings:
+                warnings.warn(message, PartialReadWarning, stacklevel=user_stacklevel())
+            self._bytes_read = kept.stamp[0]
+            source: Iterator[np.ndarray] = iter(kept.blocks)
+        else:
+            source = self._decoded(clip)
+        try:
+            for block in source:
                 if clip and self.start_us is not None and len(block) and block["t"][0] < self.start_us:
                     block = block[np.searchsorted(block["t"], self.start_us):]
                 if clip and self.end_us is not None and len(block) and block["t"][-1] >= self.end_us:
                     yield block[:np.searchsorted(block["t"], self.end_us)]
                     break
                 yield block
+        finally:
+            if isinstance(source, Generator):
+                source.close()
+
+    def _decoded(self, seek: bool) -> Generator[np.ndarray, None, None]:
+        """The decoder's blocks, from :attr:`start_us` on when ``seek`` and the format can seek."""
+        with self._decoder() as dec:
+            if seek:
+                dec.seek_us = self.start_us
+            self._reading = dec
+            yield from dec.blocks()
             self._bytes_read = dec.fh.tell()
             self._reading = None
             if dec.dropped:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import warnings
+from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -119,6 +122,57 @@ def test_dat_geometry_is_inferred_with_a_warning() -> None:
     with pytest.warns(eio.GeometryWarning, match="width= and height="):
         rec = eio.open(RECORDINGS / "dat/ncars-tonic-sample.dat")
     assert (rec.width, rec.height) == (78, 42)
+
+
+def _count_nmnist_passes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    from evstream.io.nmnist import NmnistDecoder
+
+    passes: list[int] = []
+    original = NmnistDecoder.blocks
+
+    def counted(self: NmnistDecoder) -> Iterator[np.ndarray]:
+        passes.append(1)
+        yield from original(self)
+
+    monkeypatch.setattr(NmnistDecoder, "blocks", counted)
+    return passes
+
+
+def test_small_file_geometry_pass_is_reused_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """open + read of a small file without a sensor size decode it once; the next read decodes again."""
+    path = tmp_path / "a.bin"
+    path.write_bytes((RECORDINGS / "nmnist/nmnist-tonic-sample.bin").read_bytes())
+    expected = eio.read(path, width=34, height=34)
+    passes = _count_nmnist_passes(monkeypatch)
+    rec = eio.open(path)
+    assert (rec.width, rec.height) == (34, 34) and len(passes) == 1
+    assert np.array_equal(rec.read(), expected) and len(passes) == 1
+    assert np.array_equal(rec.read(), expected) and len(passes) == 2
+
+
+def test_small_file_changed_after_open_is_decoded_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "a.bin"
+    data = (RECORDINGS / "nmnist/nmnist-tonic-sample.bin").read_bytes()
+    path.write_bytes(data)
+    rec = eio.open(path)
+    path.write_bytes(data[:5 * 100])
+    os.utime(path, ns=(0, 12345))  # a different mtime even on file systems with coarse clocks
+    passes = _count_nmnist_passes(monkeypatch)
+    assert np.array_equal(rec.read(), eio.read(path, width=34, height=34)) and len(passes) == 2
+    assert 0 < len(rec.read()) <= 100
+
+
+def test_partial_read_warning_of_the_geometry_pass_comes_with_the_read(tmp_path: Path) -> None:
+    """The geometry pass keeps its partial-read warnings for the read that reuses it (none at open)."""
+    path = tmp_path / "a.bin"
+    path.write_bytes((RECORDINGS / "nmnist/nmnist-tonic-sample.bin").read_bytes()[:-2])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", eio.PartialReadWarning)
+        rec = eio.open(path)
+    with pytest.warns(eio.PartialReadWarning, match="ends inside a 5-byte record"):
+        events = rec.read()
+    with pytest.warns(eio.PartialReadWarning, match="ends inside a 5-byte record"):
+        assert np.array_equal(events, eio.read(path, width=34, height=34))
 
 
 def test_aedat4_start_time_seeks_with_the_data_table() -> None:
