@@ -5,7 +5,8 @@ The real recordings in ``shared/recordings`` are too small to time (open and
 header costs dominate), so each case writes a larger file from a real one:
 EVT 2 / EVT 3 / AEDAT 4 with evstream's writers (events repeated, shifted in
 time so they stay sorted), AEDAT 2 and DAT by repeating the real records with
-shifted timestamps. Every tool then decodes the whole file to full events
+shifted timestamps; N-MNIST as a folder of copies of the real sample (a dataset is many small
+files, so the per-file cost counts; each is read whole). Every tool then decodes the whole file to full events
 (t, x, y, polarity; ``reads`` says whether it holds a chunk or the whole file at
 once); the figure is events per second of wall time (best of ``--repeat``),
 ``ratio`` is evstream's speed over that tool's. Beside each goal, ``copy_mev_s``
@@ -44,6 +45,7 @@ SOURCES = {
     "aedat4": "aedat4/dvxplorer-tonic-sample.aedat4",
     "aedat2": "aedat2/dvs128-alexouyang-neal_walking.aedat",
     "dat": "dat/ncars-tonic-sample.dat",
+    "nmnist": "nmnist/nmnist-tonic-sample.bin",
 }
 """Real recording each synthetic bench file is made from (EVT 3 reuses the denser EVT 2 scene)."""
 
@@ -51,7 +53,7 @@ SOURCES = {
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--events", type=int, default=5_000_000, help="events per bench file (default 5e6)")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per tool; the best counts (default 3)")
-    parser.add_argument("--formats", default=",".join(GOALS_MEV_S), help="comma-separated cases (default: all)")
+    parser.add_argument("--formats", default=",".join(SOURCES), help="comma-separated cases (default: all)")
     parser.add_argument("--recordings", type=Path, default=SHARED, help="directory of the real recordings")
     parser.add_argument("--rss-events", type=int, default=0,
                         help="also stream a generated EVT 2 file of this many events and report peak RSS (0: skip)")
@@ -96,6 +98,14 @@ def make_file(case: str, n: int, recordings: Path, folder: Path) -> Path:
         with eio.open_writer(path, rec.width, rec.height, case) as writer:
             writer.write(_repeat_events(rec.read(), n))
         return path
+    if case == "nmnist":  # copies of the sample (one 5-byte record per event), the last cut to make n events
+        path = folder / "nmnist"
+        path.mkdir(exist_ok=True)
+        records = src.read_bytes()
+        per_file = len(rec.read())
+        for k in range(-(-n // per_file)):
+            (path / f"{k:06d}.bin").write_bytes(records[:5 * min(per_file, n - k * per_file)])
+        return path
     offset = rec.metadata["data_offset"]
     if case == "aedat2":
         path = folder / "bench.aedat"
@@ -112,6 +122,8 @@ def make_file(case: str, n: int, recordings: Path, folder: Path) -> Path:
 def _evstream(path: Path) -> int:
     import evstream.io as eio
 
+    if path.is_dir():  # a dataset of small files, each read whole as a training loader does
+        return sum(len(eio.read(f)) for f in sorted(path.iterdir()))
     return sum(len(block) for block in eio.open(path).blocks())
 
 
@@ -170,6 +182,14 @@ def _tonic_aedat2(path: Path) -> int:
     return len(events)
 
 
+def _tonic_nmnist(path: Path) -> int:
+    import tonic.datasets
+    import tonic.io
+
+    dtype = tonic.datasets.NMNIST.dtype
+    return sum(len(tonic.io.read_mnist_file(str(f), dtype=dtype)) for f in sorted(path.iterdir()))
+
+
 PEERS: dict[str, list[tuple[str, str, Callable[[Path], int]]]] = {
     "evt2": [("faery", "faery", _faery), ("expelliarmus", "expelliarmus", _expelliarmus("evt2", False)),
              ("expelliarmus-chunked", "expelliarmus", _expelliarmus("evt2", True))],
@@ -180,6 +200,7 @@ PEERS: dict[str, list[tuple[str, str, Callable[[Path], int]]]] = {
     "aedat2": [("tonic", "tonic", _tonic_aedat2)],
     "dat": [("expelliarmus", "expelliarmus", _expelliarmus("dat", False)),
             ("expelliarmus-chunked", "expelliarmus", _expelliarmus("dat", True)), ("faery", "faery", _faery)],
+    "nmnist": [("tonic", "tonic", _tonic_nmnist)],
 }
 """Case -> (tool name, module that must import, decode function returning the event count). Every tool
 returns full events (t, x, y, polarity); they differ in how much they hold at once (:data:`READS`)."""

@@ -25,9 +25,9 @@ def _args(**kw) -> argparse.Namespace:
 def test_bench_io_rows_are_sane() -> None:
     rows = bench_io.run(_args(events=30_000, repeat=1, rss_events=50_000))
     ours = {r["case"]: r for r in rows if r["tool"] == "evstream" and r["case"] != "rss"}
-    assert set(ours) == set(bench_io.GOALS_MEV_S)
+    assert set(ours) == set(bench_io.SOURCES)
     for case, row in ours.items():
-        assert row["events"] == 30_000 and row["mev_s"] > 0 and row["goal_mev_s"] == bench_io.GOALS_MEV_S[case]
+        assert row["events"] == 30_000 and row["mev_s"] > 0 and row["goal_mev_s"] == bench_io.GOALS_MEV_S.get(case)
     measured = [r for r in rows if r["tool"] != "evstream" and "skipped" not in r]
     assert measured, "no peer could be measured"
     for row in measured:
