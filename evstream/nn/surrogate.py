@@ -15,6 +15,7 @@ share a default instance between layers).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -44,44 +45,43 @@ def atan_primitive(z: torch.Tensor, alpha: float) -> torch.Tensor:
     return torch.atan(math.pi / 2.0 * alpha * z) / math.pi + 0.5
 
 
-class _SigmoidSpike(torch.autograd.Function):
+class _SurrogateSpike(torch.autograd.Function):
+    """``H(z)`` forward; ``grad * derivative(z, alpha)`` backward."""
+
     @staticmethod
-    def forward(ctx, z: torch.Tensor, alpha: float) -> torch.Tensor:  # noqa: ANN001
+    def forward(ctx, z: torch.Tensor, alpha: float,  # noqa: ANN001
+                derivative: Callable[[torch.Tensor, float], torch.Tensor]) -> torch.Tensor:
         ctx.save_for_backward(z)
         ctx.alpha = alpha
+        ctx.derivative = derivative
         return heaviside(z)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):  # noqa: ANN001, ANN205
         (z,) = ctx.saved_tensors
-        return grad * sigmoid_grad(z, ctx.alpha), None
-
-
-class _ATanSpike(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, z: torch.Tensor, alpha: float) -> torch.Tensor:  # noqa: ANN001
-        ctx.save_for_backward(z)
-        ctx.alpha = alpha
-        return heaviside(z)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):  # noqa: ANN001, ANN205
-        (z,) = ctx.saved_tensors
-        return grad * atan_grad(z, ctx.alpha), None
+        return grad * ctx.derivative(z, ctx.alpha), None, None
 
 
 class Surrogate(nn.Module):
     """Base: ``forward(z)`` spikes ``H(z)`` with the surrogate backward; ``grad(z)`` is the
-    surrogate derivative; ``fire(z)`` the forward value alone (used by fused ops)."""
+    surrogate derivative; ``fire(z)`` the forward value alone (used by fused ops).
+
+    A subclass sets ``name``, ``default_alpha`` and ``derivative`` (a pure ``(z, alpha)`` function).
+    """
 
     name = ""
+    default_alpha = 1.0
+    derivative: Callable[[torch.Tensor, float], torch.Tensor]
 
-    def __init__(self, alpha: float) -> None:
+    def __init__(self, alpha: float | None = None) -> None:
         super().__init__()
-        self.alpha = float(alpha)
+        self.alpha = float(self.default_alpha if alpha is None else alpha)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return _SurrogateSpike.apply(z, self.alpha, type(self).derivative)
 
     def grad(self, z: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+        return type(self).derivative(z, self.alpha)
 
     def fire(self, z: torch.Tensor) -> torch.Tensor:
         """Forward value without autograd: the Heaviside step."""
@@ -95,30 +95,16 @@ class Sigmoid(Surrogate):
     """Heaviside forward, ``alpha sig(alpha z)(1 - sig(alpha z))`` backward (default alpha 4)."""
 
     name = "sigmoid"
-
-    def __init__(self, alpha: float = 4.0) -> None:
-        super().__init__(alpha)
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return _SigmoidSpike.apply(z, self.alpha)
-
-    def grad(self, z: torch.Tensor) -> torch.Tensor:
-        return sigmoid_grad(z, self.alpha)
+    default_alpha = 4.0
+    derivative = staticmethod(sigmoid_grad)
 
 
 class ATan(Surrogate):
     """Heaviside forward, ``(alpha/2) / (1 + (pi/2 alpha z)^2)`` backward (default alpha 2)."""
 
     name = "atan"
-
-    def __init__(self, alpha: float = 2.0) -> None:
-        super().__init__(alpha)
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return _ATanSpike.apply(z, self.alpha)
-
-    def grad(self, z: torch.Tensor) -> torch.Tensor:
-        return atan_grad(z, self.alpha)
+    default_alpha = 2.0
+    derivative = staticmethod(atan_grad)
 
 
 _SURROGATES: dict[str, type[Surrogate]] = {"sigmoid": Sigmoid, "atan": ATan}
@@ -130,4 +116,4 @@ def make_surrogate(name: str, alpha: float | None = None) -> Surrogate:
         cls = _SURROGATES[name]
     except KeyError:
         raise ValueError(f"unknown surrogate {name!r} (known: {', '.join(_SURROGATES)})") from None
-    return cls() if alpha is None else cls(alpha)
+    return cls(alpha)
