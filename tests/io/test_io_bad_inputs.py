@@ -55,6 +55,28 @@ def test_corrupt_aedat4_payload_is_an_error_at_the_packet() -> None:
         eio.read(BAD / "aedat4-corrupt-payload-bytes.aedat4")
 
 
+def test_aedat4_packets_that_step_back_or_leave_the_sensor_are_mended(tmp_path: Path) -> None:
+    """Packets are checked one by one in the decoding threads: a packet sorted on its own but starting
+    before the previous one's last time gets its times held, a pixel outside the sensor is dropped."""
+    from evstream.events import EVENT_DTYPE
+    from evstream.io.aedat4 import PACKET_EVENTS, Aedat4Writer
+
+    events = np.zeros(3 * PACKET_EVENTS, EVENT_DTYPE)
+    events["t"] = np.arange(len(events)) * 10
+    events["t"][PACKET_EVENTS:2 * PACKET_EVENTS] -= 20_000  # packet 2 steps back 20 ms
+    events["x"] = np.arange(len(events)) % 128
+    events["y"] = 5
+    events["x"][2 * PACKET_EVENTS + 7] = 200  # packet 3: one pixel outside 128x128
+    writer = Aedat4Writer(tmp_path / "a.aedat4", 128, 128)
+    writer._write(events)  # past the writer's own checks, which refuse such events
+    writer._close()
+    with pytest.warns(eio.PartialReadWarning, match="dropped 1 events outside the 128x128 sensor"):
+        got = eio.read(tmp_path / "a.aedat4")
+    expected = events[events["x"] < 128]
+    expected["t"] = np.maximum.accumulate(expected["t"])
+    assert np.array_equal(got, expected)
+
+
 def test_evt3_odd_byte_dropped_with_warning() -> None:
     with pytest.warns(eio.PartialReadWarning, match="ends inside a 2-byte word"):
         events = eio.read(BAD / "evt3-truncated-odd-byte.raw")
