@@ -58,6 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rss-events", type=int, default=0,
                         help="also stream a generated EVT 2 file of this many events and report peak RSS (0: skip)")
     parser.add_argument("--keep", type=Path, help="write the bench files here and keep them")
+    parser.add_argument("--plot", default=None, metavar="FILE.png", help="write a bar chart of the speeds here")
 
 
 # -- bench files -----------------------------------------------------------------------
@@ -337,4 +338,8 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
             shutil.rmtree(folder, ignore_errors=True)
     for row in rows:
         row.setdefault("cpus", os.cpu_count())
+    if args.plot:
+        from evstream.bench.io_plot import plot_io
+
+        plot_io(args.plot, rows)
     return rows

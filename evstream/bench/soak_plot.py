@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from evstream.errors import UserError, require
+from evstream.bench.figures import pyplot, save_figure
 
 __all__ = ["plot_soak"]
 
@@ -16,12 +16,7 @@ def plot_soak(path: str | Path, summary: dict[str, Any], samples: list[dict[str,
     Raises :class:`~evstream.errors.MissingDependency` when matplotlib is not
     installed and :class:`~evstream.errors.UserError` when ``path`` cannot be written.
     """
-    require("matplotlib", "matplotlib", "dev", "evstream bench soak --plot")
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot("evstream bench soak --plot")
     minutes = [s["t_s"] / 60 for s in samples]
     fig, (mem, lat, drops) = plt.subplots(3, 1, figsize=(9, 8), sharex=True, height_ratios=(3, 3, 1.4))
     mem.plot(minutes, [s["rss_send_mb"] for s in samples], label="sending process (camera -> network -> ZeroMQ)")
@@ -42,10 +37,4 @@ def plot_soak(path: str | Path, summary: dict[str, Any], samples: list[dict[str,
     drops.plot(minutes, [s["drops"] for s in samples], color="tab:red")
     drops.set_ylabel("counted drops\n(packets, total)")
     drops.set_xlabel("time (min)")
-    fig.tight_layout()
-    try:
-        fig.savefig(path, dpi=110)
-    except OSError as exc:
-        raise UserError(f"--plot {path}: cannot write the figure ({exc.strerror}); choose a writable path") from exc
-    finally:
-        plt.close(fig)
+    save_figure(fig, path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 import pytest
 
@@ -38,11 +39,12 @@ def test_bench_io_rows_are_sane() -> None:
     assert rss["events"] == 50_000 and rss["peak_rss_mib"] > 0
 
 
-def test_bench_io_cli_json(capsys: pytest.CaptureFixture) -> None:
-    assert main(["bench", "io", "--json", "--events", "5000", "--repeat", "1", "--formats", "evt3",
-                 "--recordings", str(RECORDINGS)]) == 0
+def test_bench_io_cli_json_and_plot(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    assert main(["bench", "io", "--json", "--events", "5000", "--repeat", "1", "--formats", "evt3,nmnist",
+                 "--recordings", str(RECORDINGS), "--plot", str(tmp_path / "io.png")]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert rows[0]["case"] == "evt3" and rows[0]["tool"] == "evstream" and rows[0]["events"] == 5000
+    assert (tmp_path / "io.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_bench_io_unknown_case(capsys: pytest.CaptureFixture) -> None:
