@@ -23,7 +23,7 @@ import numpy as np
 from evstream.events import EVENT_DTYPE
 from evstream.io.errors import FormatError, PartialReadWarning, user_stacklevel
 
-__all__ = ["CHUNK_BYTES", "Decoder", "FileWindows", "NO_LIMIT", "decode_chunks", "read_text_header"]
+__all__ = ["CHUNK_BYTES", "Decoder", "FileWindows", "NO_LIMIT", "SMALL_READ_BYTES", "decode_chunks", "read_text_header"]
 
 CHUNK_BYTES = 1 << 23
 """Default bytes mapped or read at a time (8 MiB): mapping windows this large keeps the map / unmap
@@ -64,8 +64,9 @@ class Decoder:
         self.metadata: dict[str, Any] = {}
         self.dropped = 0
         self.seek_us: int | None = None
-        self.held_warnings: list[str] | None = None
         """Events before this time (µs) are not wanted: decoders with an index may skip them."""
+        self.held_warnings: list[str] | None = None
+        """When a list, :meth:`warn_partial` appends its messages here instead of warning."""
 
     @property
     def limits(self) -> tuple[int, int]:
@@ -120,8 +121,9 @@ def read_text_header(fh: BinaryIO, prefix: bytes, end_line: bytes | None = None)
 
 class FileWindows:
     """The file from byte ``offset`` on as consecutive buffers of whole ``itemsize``-byte units, each at
-    most ``window`` bytes: views of a memory map of the page cache for regular files (no copy; the map
-    follows a file that grows), chunks read into one reused buffer otherwise (pipes, devices).
+    most ``window`` bytes: views of a memory map of the page cache for regular files of more than
+    :data:`SMALL_READ_BYTES` (no copy; the map follows a file that grows), chunks read into one reused
+    buffer otherwise (pipes, devices, small files).
 
     A view is valid until the next one is requested. After the loop, ``pos`` is the byte offset after
     the last whole unit and ``leftover`` the bytes of a partial unit there.
@@ -162,10 +164,12 @@ class FileWindows:
 
     def _read(self) -> Iterator[memoryview]:
         self.fh.seek(self.pos)
-        try:  # a small file: a buffer of its size, not of a whole window
-            room = min(self.window, max(0, os.fstat(self.fh.fileno()).st_size - self.pos) + self.itemsize)
+        try:  # a small regular file: a buffer of its size, not of a whole window
+            st = os.fstat(self.fh.fileno())
+            left = st.st_size - self.pos if stat.S_ISREG(st.st_mode) else self.window
         except (OSError, AttributeError, io.UnsupportedOperation):
-            room = self.window
+            left = self.window
+        room = min(self.window, max(0, left) + self.itemsize)
         buf = bytearray(room + self.itemsize)
         carry = 0
         while got := self.fh.readinto(memoryview(buf)[carry:carry + self.window]):

@@ -14,7 +14,7 @@ from evstream.events import EVENT_DTYPE
 from evstream.io import prophesee_kernels as pk
 from evstream.io import record_kernels as rk
 from evstream.io import time32_kernels as tk
-from evstream.io.decoder import FileWindows
+from evstream.io.decoder import SMALL_READ_BYTES, FileWindows
 from tests.conftest import RECORDINGS
 from tests.io import naive_decoders as naive
 
@@ -223,9 +223,12 @@ def test_first_invalid_and_sanitize_match_numpy() -> None:
 
 
 @pytest.mark.parametrize("window", [4, 1001, 1 << 23])
-def test_mapped_and_read_windows_give_the_same_units(tmp_path, window: int) -> None:
-    """Regular files are mapped, other streams read; both give whole 4-byte units and the same leftover."""
-    data = bytes(range(256)) * 40 + b"xyz"
+@pytest.mark.parametrize("repeats", [40, 300], ids=["small-file-read", "large-file-mapped"])
+def test_mapped_and_read_windows_give_the_same_units(tmp_path, window: int, repeats: int) -> None:
+    """Regular files above SMALL_READ_BYTES are mapped, smaller ones and other streams read; all give
+    whole 4-byte units and the same leftover."""
+    data = bytes(range(256)) * repeats + b"xyz"
+    assert (len(data) > SMALL_READ_BYTES) == (repeats == 300)
     path = tmp_path / "a.bin"
     path.write_bytes(data)
     whole = (len(data) - 7) // 4 * 4
