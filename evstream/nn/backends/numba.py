@@ -132,11 +132,15 @@ class BinaryConv:
                                   self.offsets, out, touched, tlist, nt, track)
 
 
-CONV_DENSE_ABOVE = 0.2
-"""Spike density above which a binary conv runs dense: measured crossover of the pattern-table
-scatter and torch's conv (1 thread), 64 -> 64 channels, 5x5, 32x32 and 64x64 maps."""
-CIRCUITS_DENSE_ABOVE = 0.06
-"""The same crossover for the grouped STC circuit convs (16 groups, 4 -> 8 channels each)."""
+CONV_DENSE_ABOVE = 0.14
+"""Spike density above which a binary conv runs dense: between the measured crossovers of the
+pattern-table scatter and torch's conv (1 thread), 64 -> 64 channels, 5x5, 32x32 and 64x64 maps,
+on two 2-core machines: 0.2 on the older one, 0.09 on an AVX-512 Xeon (2026-12-02), whose oneDNN
+convs are relatively faster."""
+CIRCUITS_DENSE_ABOVE = 0.09
+"""The same for the grouped STC circuit convs (16 groups, 4 -> 8 channels each): crossovers 0.06
+and 0.11 (random maps at 64x64 and 128x128; on real spike maps of the 128x128 layer the scatter
+still won at 0.08, 6.0-6.7 vs 8.5 ms)."""
 DENSE_MIN_INPUTS = 32 * 32 * 64
 """Smallest map (pixels x channels) that may run dense: on the shipped gesture model's 32x32x16
 and 16x16x16 maps the sparse path is faster at any rate (0.9 vs 1.2-1.6 ms p50 per step)."""
