@@ -18,7 +18,6 @@ file that does not raises :class:`~evstream.io.FormatError` (nothing is reordere
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,7 +26,8 @@ from typing import BinaryIO
 import numpy as np
 
 from evstream.events import EVENT_DTYPE, concat_events
-from evstream.io.decoder import CHUNK_BYTES, Decoder
+from evstream.io.csv_kernels import CSV_ERRORS, CSV_OK, parse_int_rows
+from evstream.io.decoder import CHUNK_BYTES, MAX_BLOCK_EVENTS, Decoder
 from evstream.io.record_kernels import first_invalid
 from evstream.io.writer import EventWriter, zeroed_padding
 
@@ -190,26 +190,34 @@ class CsvDecoder(Decoder):
     def blocks(self) -> Iterator[np.ndarray]:
         fh = self.fh
         fh.seek(self.data_offset)
-        offset = self.data_offset
+        offset = self.data_offset  # file offset of buf[0]
+        carry = b""
         last_t = np.iinfo(np.int64).min
         count = 0
-        while True:
-            lines = fh.readlines(self.chunk_bytes)
-            if not lines:
-                break
-            text = b"".join(lines)
-            try:
-                table = np.loadtxt(io.BytesIO(text), delimiter=",", dtype=np.int64, ndmin=2)
-            except ValueError as exc:
-                raise self.error(f"bad CSV line ({str(exc).splitlines()[0]})", offset) from None
-            if table.size and table.shape[1] != 4:
-                raise self.error(f"expected 4 columns, found {table.shape[1]}", offset)
-            if table.size:
-                block = to_event_block(self, {name: table[:, i] for i, name in enumerate(self.order)}, offset)
-                last_t = check_block(self, block, last_t, offset, count)
-                count += len(block)
-                yield block
-            offset += len(text)
+        final = False
+        while not final:
+            chunk = fh.read(self.chunk_bytes)
+            final = not chunk
+            buf = carry + chunk if carry else chunk
+            data = np.frombuffer(buf, np.uint8)
+            pos = 0
+            cap = min(MAX_BLOCK_EVENTS, len(buf) // 8 + 1)  # a row takes at least 8 bytes: "0,0,0,0\n"
+            while True:
+                table = np.empty((cap, 4), np.int64)
+                first = offset + pos  # file offset of the block's first row
+                rows, pos, status, where = parse_int_rows(data, pos, final, table)
+                if status != CSV_OK:
+                    raise self.error(f"bad CSV line: {CSV_ERRORS[status]}", offset + where)
+                if rows:
+                    block = to_event_block(self, {name: table[:rows, i] for i, name in enumerate(self.order)},
+                                           first)
+                    last_t = check_block(self, block, last_t, first, count)
+                    count += rows
+                    yield block
+                if rows < cap:
+                    break
+            carry = buf[pos:]
+            offset += pos
 
 
 NPY_HEADER_BYTES = 256
