@@ -3,7 +3,7 @@ dv-processing, aedat and tonic on the same files in the same run.
 
 The real recordings in ``shared/recordings`` are too small to time (open and
 header costs dominate), so each case writes a larger file from a real one:
-EVT 2 / EVT 3 / AEDAT 4 with evstream's writers (events repeated, shifted in
+EVT 2 / EVT 3 / AEDAT 4 / CSV with evstream's writers (events repeated, shifted in
 time so they stay sorted), AEDAT 2 and DAT by repeating the real records with
 shifted timestamps; N-MNIST as a folder of copies of the real sample (a dataset is many small
 files, so the per-file cost counts; each is read whole). Every tool then decodes the whole file to full events
@@ -46,8 +46,9 @@ SOURCES = {
     "aedat2": "aedat2/dvs128-alexouyang-neal_walking.aedat",
     "dat": "dat/ncars-tonic-sample.dat",
     "nmnist": "nmnist/nmnist-tonic-sample.bin",
+    "csv": "evt2/gen3-expelliarmus-evt2_sample.raw",
 }
-"""Real recording each synthetic bench file is made from (EVT 3 reuses the denser EVT 2 scene)."""
+"""Real recording each synthetic bench file is made from (EVT 3 and CSV reuse the denser EVT 2 scene)."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -94,8 +95,8 @@ def make_file(case: str, n: int, recordings: Path, folder: Path) -> Path:
 
     src = recordings / SOURCES[case]
     rec = eio.open(src, **({"width": 120, "height": 100} if case == "dat" else {}))  # N-CARS crop size
-    if case in ("evt2", "evt3", "aedat4"):
-        path = folder / (f"{case}.raw" if case != "aedat4" else "bench.aedat4")
+    if case in ("evt2", "evt3", "aedat4", "csv"):
+        path = folder / {"aedat4": "bench.aedat4", "csv": "bench.csv"}.get(case, f"{case}.raw")
         with eio.open_writer(path, rec.width, rec.height, case) as writer:
             writer.write(_repeat_events(rec.read(), n))
         return path
@@ -202,6 +203,7 @@ PEERS: dict[str, list[tuple[str, str, Callable[[Path], int]]]] = {
     "dat": [("expelliarmus", "expelliarmus", _expelliarmus("dat", False)),
             ("expelliarmus-chunked", "expelliarmus", _expelliarmus("dat", True)), ("faery", "faery", _faery)],
     "nmnist": [("tonic", "tonic", _tonic_nmnist)],
+    "csv": [("faery", "faery", _faery)],
 }
 """Case -> (tool name, module that must import, decode function returning the event count). Every tool
 returns full events (t, x, y, polarity); they differ in how much they hold at once (:data:`READS`)."""
