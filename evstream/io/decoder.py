@@ -137,13 +137,15 @@ class FileWindows:
         self.leftover = 0
 
     def __iter__(self) -> Iterator[memoryview]:
+        left = self.window  # bytes to expect: unknown for pipes and devices
         try:
             fd = self.fh.fileno()
             st = os.fstat(fd)
-            regular = stat.S_ISREG(st.st_mode) and st.st_size - self.pos > SMALL_READ_BYTES
+            if stat.S_ISREG(st.st_mode):
+                left = st.st_size - self.pos
         except (OSError, AttributeError, io.UnsupportedOperation):
-            regular = False
-        return self._mapped(fd) if regular else self._read()
+            return self._read(left)
+        return self._mapped(fd) if stat.S_ISREG(st.st_mode) and left > SMALL_READ_BYTES else self._read(left)
 
     def _mapped(self, fd: int) -> Iterator[memoryview]:
         while True:
@@ -162,13 +164,9 @@ class FileWindows:
             self.pos += length
             self.fh.seek(self.pos)  # the file position tells readers' progress (Recording.bytes_read)
 
-    def _read(self) -> Iterator[memoryview]:
+    def _read(self, left: int) -> Iterator[memoryview]:
+        """Chunks read into one buffer, sized for the ``left`` bytes expected (a small file) up to a window."""
         self.fh.seek(self.pos)
-        try:  # a small regular file: a buffer of its size, not of a whole window
-            st = os.fstat(self.fh.fileno())
-            left = st.st_size - self.pos if stat.S_ISREG(st.st_mode) else self.window
-        except (OSError, AttributeError, io.UnsupportedOperation):
-            left = self.window
         room = min(self.window, max(0, left) + self.itemsize)
         buf = bytearray(room + self.itemsize)
         carry = 0
