@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import sys
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -147,6 +148,12 @@ def _child(rank: int, fn: Callable[..., Any], size: int, rendezvous: str, args: 
     result = fn(*args)
     if rank == 0:
         results.put(pickle.dumps(result))      # plain bytes: no shared memory that dies with this process
+    # Leave without the interpreter's finalisation: gloo threads still winding down there have
+    # aborted a finished rank (std::terminate, SIGABRT) on a loaded machine. The result is written
+    # (SimpleQueue writes synchronously), so only the standard streams need flushing.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def spawn(fn: Callable[..., Any], nproc: int, *args: Any) -> Any:

@@ -168,6 +168,7 @@ def _train_here(request: TrainingRequest, log: Callable[[str], None] | None) -> 
     try:
         metrics = train(net, train_set, val_set, config, request.out, device=device, resume=request.resume,
                         progress=request.progress, extra=extra, on_epoch=report, world=world)
+        world.barrier()                       # no rank tears the group down while rank 0 still writes its files
     finally:
         leave()
     last = metrics["epochs"][-1] if metrics["epochs"] else {}
