@@ -15,11 +15,13 @@ import os
 import stat
 import warnings
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
 
 import numpy as np
 
+from evstream.allocator import keep_freed_buffers
 from evstream.events import EVENT_DTYPE
 from evstream.io.errors import FormatError, PartialReadWarning, user_stacklevel
 
@@ -185,9 +187,19 @@ class FileWindows:
         self.leftover = carry
 
 
+SPLIT_UNITS = 1 << 20
+"""Units per part when two threads decode a window (see :func:`decode_chunks`): windows of two parts
+or more are decoded part pair by part pair, the second thread's output held in scratch blocks of
+about this many events (16 MiB)."""
+SPLIT_SYNC_UNITS = 1 << 10
+"""Units at least that the second thread decodes (and discards) before its half, from the sync
+point its format names, so that its guessed decoder state has become the true one."""
+
+
 def decode_chunks(decoder: Decoder, offset: int, word_dtype: str, words_per_unit: int,
                   kernel: Callable[..., tuple[int, int]], args: tuple, events_per_unit: float,
-                  unit_name: str = "word") -> Iterator[np.ndarray]:
+                  unit_name: str = "word", split: tuple[int, Callable[[np.ndarray, int], int]] | None = None,
+                  ) -> Iterator[np.ndarray]:
     """Run a stateful decoding ``kernel`` over the file from byte ``offset`` to the end.
 
     The file is taken ``decoder.chunk_bytes`` at a time (mapped, or read for files that cannot
@@ -198,26 +210,108 @@ def decode_chunks(decoder: Decoder, offset: int, word_dtype: str, words_per_unit
     view of an event array) and stops before it could overflow. ``events_per_unit`` sizes the
     output blocks, which are new arrays (never overwritten later) of at most
     :data:`MAX_BLOCK_EVENTS` events.
+
+    ``split``: ``(tally, sync)`` for a kernel whose state (``args[0]``, an int64 array) is all it
+    carries between units: ``tally`` is the index of the state's one additive field (a
+    dropped-event count), ``sync(words, unit)`` the unit at or before ``unit`` from which the
+    stream rewrites the state's registers (a time word), or -1. Large windows are then decoded
+    by two threads: a second thread starts at the sync point before the window's second half
+    from a guess of the state (the window's starting state), decodes up to the half, then
+    decodes the second half, while this
+    thread decodes the first half. The second half's events are kept only when the guessed state
+    equals the true one at the half (every field but the tally), so the events are exactly those
+    of one thread; else this thread decodes the second half again itself.
     """
     itemsize = np.dtype(word_dtype).itemsize * words_per_unit
     windows = FileWindows(decoder.fh, offset, itemsize, decoder.chunk_bytes)
     views = iter(windows)
     words = None
+    pool = None
     try:
         for view in views:
             units = len(view) // itemsize
             words = np.frombuffer(view, word_dtype, count=units * words_per_unit)
-            start = 0
-            while start < units:
-                cap = min(int((units - start) * events_per_unit) + 64, MAX_BLOCK_EVENTS)
-                out = np.empty(cap, EVENT_DTYPE)
-                n, start = kernel(words, start, out.view(np.int64), *args)
-                if n:
-                    yield out[:n] if 2 * n >= cap else out[:n].copy()
+            if split is not None and units >= 2 * SPLIT_UNITS:
+                if pool is None:
+                    keep_freed_buffers()  # the blocks held for the second thread would otherwise fault in anew
+                    pool = ThreadPoolExecutor(1, thread_name_prefix="evstream-decode")
+                yield from _split_blocks(pool, words, units, words_per_unit, kernel, args, events_per_unit,
+                                         *split)
+            else:
+                yield from _blocks(words, 0, units, words_per_unit, kernel, args, events_per_unit)
             words = None
     finally:
         words = None  # release the view of the window before the window is unmapped
         views.close()
+        if pool is not None:
+            pool.shutdown()
     if windows.leftover:
         decoder.warn_partial(f"the file ends inside a {itemsize}-byte {unit_name} "
                              f"({windows.leftover} bytes left over)", windows.pos)
+
+
+def _blocks(words: np.ndarray, start: int, stop: int, words_per_unit: int, kernel: Callable[..., tuple[int, int]],
+            args: tuple, events_per_unit: float) -> Iterator[np.ndarray]:
+    """Event blocks of units ``[start, stop)`` of ``words``, decoded by ``kernel`` (see :func:`decode_chunks`)."""
+    words = words[:stop * words_per_unit]
+    while start < stop:
+        cap = min(int((stop - start) * events_per_unit) + 64, MAX_BLOCK_EVENTS)
+        out = np.empty(cap, EVENT_DTYPE)
+        n, start = kernel(words, start, out.view(np.int64), *args)
+        if n:
+            yield out[:n] if 2 * n >= cap else out[:n].copy()
+
+
+def _split_blocks(pool: ThreadPoolExecutor, words: np.ndarray, units: int, words_per_unit: int,
+                  kernel: Callable[..., tuple[int, int]], args: tuple, events_per_unit: float,
+                  tally: int, sync: Callable[[np.ndarray, int], int]) -> Iterator[np.ndarray]:
+    """One window's blocks in pairs of parts of about :data:`SPLIT_UNITS` units (at least that), each
+    pair's second part decoded speculatively in ``pool`` (see :func:`decode_chunks`).
+
+    This thread allocates the second thread's output blocks: blocks allocated there would come
+    from its own malloc arena, never from the blocks the consumer frees, and every page of them
+    would fault (decoding then runs at the speed of fresh memory).
+    """
+    state, rest = args[0], args[1:]
+    view = words[:units * words_per_unit]
+
+    def second(begin: int, end: int, guess: np.ndarray, blocks: list[np.ndarray]) -> tuple[np.ndarray, list[int]]:
+        first = sync(view, begin - SPLIT_SYNC_UNITS)
+        if first < 0:
+            return guess, []
+        for _ in _blocks(view, first, begin, words_per_unit, kernel, (guess, *rest), events_per_unit):
+            pass
+        at_begin = guess.copy()
+        counts, start = [], begin
+        while start < end:
+            if len(counts) == len(blocks):
+                blocks.append(np.empty(MAX_BLOCK_EVENTS, EVENT_DTYPE))
+            n, start = kernel(view[:end * words_per_unit], start, blocks[len(counts)].view(np.int64), guess, *rest)
+            counts.append(n)
+        return at_begin, counts
+
+    same = np.ones(len(state), bool)
+    same[tally] = False
+    pairs = units // (2 * SPLIT_UNITS)
+    if not pairs:
+        yield from _blocks(view, 0, units, words_per_unit, kernel, args, events_per_unit)
+    for pair in range(pairs):
+        start, end = units * pair // pairs, units * (pair + 1) // pairs
+        half = (start + end) // 2
+        guess = state.copy()
+        blocks = [np.empty(MAX_BLOCK_EVENTS, EVENT_DTYPE)
+                  for _ in range(int((end - half) * events_per_unit) // MAX_BLOCK_EVENTS + 1)]
+        future = pool.submit(second, half, end, guess, blocks)
+        try:
+            yield from _blocks(view, start, half, words_per_unit, kernel, args, events_per_unit)
+        finally:
+            at_half, counts = future.result()  # the window's view must outlive the second thread
+        if counts and np.array_equal(state[same], at_half[same]):
+            guess[tally] += state[tally] - at_half[tally]
+            state[:] = guess
+            for block, n in zip(blocks, counts):
+                if n:
+                    yield block[:n] if 2 * n >= len(block) else block[:n].copy()
+        else:
+            del blocks
+            yield from _blocks(view, half, end, words_per_unit, kernel, args, events_per_unit)

@@ -129,12 +129,31 @@ class RawDecoder(Decoder):
             it = decode_chunks(self, self.data_offset, "<u8", 1, pk.decode_evt2, (state, w, h, legacy), 4.0)
         else:
             state = np.zeros(pk.EVT3_STATE, np.int64)
-            it = decode_chunks(self, self.data_offset, "<u2", 1, pk.decode_evt3, (state, w, h), 1.0)
+            it = decode_chunks(self, self.data_offset, "<u2", 1, pk.decode_evt3, (state, w, h), 1.0,
+                               split=(pk.EVT3_STATE - 1, _evt3_sync))
         for block in it:
             if self.t_offset:
                 block["t"] += self.t_offset
             yield block
         self.dropped = int(state[-1])  # every RAW decoder state ends with its dropped-event count
+
+
+EVT3_SYNC_SCAN = 1 << 20
+"""Words :func:`_evt3_sync` looks back for a TIME_HIGH word, at most."""
+
+
+def _evt3_sync(words: np.ndarray, unit: int) -> int:
+    """The last EVT 3.0 TIME_HIGH word at or before ``unit`` (within :data:`EVT3_SYNC_SCAN` words), or -1.
+
+    Looks back 4096 words, then 4 times as far each time (TIME_HIGH comes every 4096 µs)."""
+    reach, hi = 1 << 12, unit + 1
+    while hi > 0 and unit + 1 - hi < EVT3_SYNC_SCAN:
+        lo = max(0, hi - reach)
+        found = np.flatnonzero((words[lo:hi] >> 12) == 0x8)
+        if len(found):
+            return lo + int(found[-1])
+        hi, reach = lo, reach * 4
+    return -1
 
 
 class DatDecoder(Decoder):

@@ -21,15 +21,13 @@ the kernel, so the next message page-faults all of its pages in again.
 
 from __future__ import annotations
 
-import ctypes
-import functools
 import logging
-import platform
 from collections.abc import Sequence
 from typing import Any
 
 import zmq
 
+from evstream.allocator import keep_freed_buffers
 from evstream.transport.sequence import SequenceTracker
 from evstream.transport.sockets import Endpoint, SocketConfig, TransportError
 from evstream.transport.wire import REJECT_REASONS, Message, WireError, decode, topic
@@ -41,30 +39,6 @@ log = logging.getLogger(__name__)
 RECEIVE_MODES: tuple[str, ...] = ("sub", "pull")
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 """Default cap on one message (all frames together), bytes."""
-
-
-_M_TRIM_THRESHOLD = -1
-_M_MMAP_THRESHOLD = -3
-_MMAP_THRESHOLD_BYTES = 32 * 1024 * 1024
-_TRIM_THRESHOLD_BYTES = 128 * 1024 * 1024
-
-
-@functools.cache
-def keep_freed_buffers() -> bool:
-    """Make glibc keep freed message buffers for reuse instead of returning them to the kernel.
-
-    Sets the process's malloc thresholds: blocks up to 32 MiB come from the
-    heap (not from their own ``mmap``) and up to 128 MiB of free heap top stay
-    mapped. Without this, receiving 100k-event (1.6 MB) packets spent up to
-    300 µs of kernel time per packet faulting in and zeroing fresh pages,
-    depending on how the frees happened to line up. Process-wide; runs once.
-    Returns ``False`` where the C library is not glibc (nothing is changed).
-    """
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
-        return False
-    mallopt = ctypes.CDLL(None).mallopt
-    return bool(mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_BYTES) and mallopt(_M_TRIM_THRESHOLD,
-                                                                             _TRIM_THRESHOLD_BYTES))
 
 
 class Receiver(Endpoint):
