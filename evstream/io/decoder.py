@@ -189,8 +189,8 @@ class FileWindows:
 
 SPLIT_UNITS = 1 << 20
 """Units per part when two threads decode a window (see :func:`decode_chunks`): windows of two parts
-or more are decoded part pair by part pair, the second thread's output held in scratch blocks of
-about this many events (16 MiB)."""
+or more are decoded part pair by part pair, the second thread's output (about this many events,
+16 MiB) held until the first part is handed out."""
 SPLIT_SYNC_UNITS = 1 << 10
 """Units at least that the second thread decodes (and discards) before its half, from the sync
 point its format names, so that its guessed decoder state has become the true one."""
@@ -217,10 +217,10 @@ def decode_chunks(decoder: Decoder, offset: int, word_dtype: str, words_per_unit
     stream rewrites the state's registers (a time word), or -1. Large windows are then decoded
     by two threads: a second thread starts at the sync point before the window's second half
     from a guess of the state (the window's starting state), decodes up to the half, then
-    decodes the second half, while this
-    thread decodes the first half. The second half's events are kept only when the guessed state
-    equals the true one at the half (every field but the tally), so the events are exactly those
-    of one thread; else this thread decodes the second half again itself.
+    decodes the second half, while this thread decodes the first half. The second half's events
+    are kept only when the guessed state equals the true one at the half (every field but the
+    tally), so the events are exactly those of one thread; else this thread decodes the second
+    half again itself.
     """
     itemsize = np.dtype(word_dtype).itemsize * words_per_unit
     windows = FileWindows(decoder.fh, offset, itemsize, decoder.chunk_bytes)
@@ -282,11 +282,11 @@ def _split_blocks(pool: ThreadPoolExecutor, words: np.ndarray, units: int, words
         for _ in _blocks(view, first, begin, words_per_unit, kernel, (guess, *rest), events_per_unit):
             pass
         at_begin = guess.copy()
-        counts, start = [], begin
+        counts, start, part = [], begin, view[:end * words_per_unit]
         while start < end:
             if len(counts) == len(blocks):
                 blocks.append(np.empty(MAX_BLOCK_EVENTS, EVENT_DTYPE))
-            n, start = kernel(view[:end * words_per_unit], start, blocks[len(counts)].view(np.int64), guess, *rest)
+            n, start = kernel(part, start, blocks[len(counts)].view(np.int64), guess, *rest)
             counts.append(n)
         return at_begin, counts
 

@@ -86,7 +86,7 @@ def test_random_streams_equal_the_reference(words: list[int], part: int, sync: s
 
 
 @pytest.mark.parametrize("chunk_bytes", [1 << 12, 100_003, 1 << 23])
-def test_files_read_in_two_threads_match_the_manifest_reader(monkeypatch, chunk_bytes: int) -> None:
+def test_files_read_in_two_threads_match_one_thread(monkeypatch, chunk_bytes: int) -> None:
     """Through io.open: windows of any size, split into parts, give the one-thread events."""
     one = eio.read(RAW_EVT3)
     monkeypatch.setattr(decoder, "SPLIT_UNITS", 1000)
