@@ -28,8 +28,10 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from evstream.allocator import keep_freed_buffers
 from evstream.events import EVENT_DTYPE
 from evstream.io import flatbuffers as fb
+from evstream.io.aedat4_kernels import SPANS_BAD_SIZE, SPANS_PAST_END, packet_spans
 from evstream.io.decoder import CHUNK_BYTES, Decoder
 from evstream.io.errors import FormatError, WriteError
 from evstream.io.record_kernels import first_invalid, sanitize
@@ -153,23 +155,30 @@ class Aedat4Decoder(Decoder):
     def blocks(self) -> Iterator[np.ndarray]:
         """Events of the chosen stream. :data:`DECODE_THREADS` threads decompress packets a few
         batches ahead and check each one alone (LZ4, zstd and the Numba check release the GIL);
-        this thread only reads the file, checks that each packet starts at or after the previous
-        one's last time, and hands the packets out in file order."""
+        this thread only reads the file, lists each chunk's packets in one Numba call
+        (:func:`~evstream.io.aedat4_kernels.packet_spans`), checks that each packet starts at or
+        after the previous one's last time, and hands the packets out in file order.
+
+        The decompressed packets are freed soon after they are handed out, by whichever thread
+        holds them last; :func:`~evstream.allocator.keep_freed_buffers` keeps that memory for the
+        next ones (without it, 6x more page faults and 30 % longer reads on the bench file)."""
+        keep_freed_buffers()
         decompress = _decompressor(self.compression)
         w, h = self.limits
         state = np.zeros(2, np.int64)
         state[0] = np.iinfo(np.int64).min
 
-        def unpack(batch: list[tuple[int, memoryview]]) -> list[tuple[np.ndarray, int | None, int]]:
-            return [self._unpack(decompress, offset, payload, w, h) for offset, payload in batch]
+        def unpack(pos: int, chunk: memoryview, starts: list[int],
+                   sizes: list[int]) -> list[tuple[np.ndarray, int | None, int]]:
+            return [self._unpack(decompress, pos + at - 8, chunk[at:at + size], w, h)
+                    for at, size in zip(starts, sizes)]
 
         with ThreadPoolExecutor(DECODE_THREADS, thread_name_prefix="evstream-aedat4") as pool:
             pending: deque[Future] = deque()
-            batches = _batches(self._packets(self.events_stream["id"]), BATCH_PACKETS)
-            for batch in itertools.chain(batches, [None]):
-                if batch is not None:
-                    pending.append(pool.submit(unpack, batch))
-                while pending and (batch is None or len(pending) > 2 * DECODE_THREADS):
+            for part in itertools.chain(self._batches(self.events_stream["id"]), [None]):
+                if part is not None:
+                    pending.append(pool.submit(unpack, *part))
+                while pending and (part is None or len(pending) > 2 * DECODE_THREADS):
                     for events, first_t, last_t in pending.popleft().result():
                         if first_t is not None and first_t >= state[0]:
                             state[0] = last_t
@@ -232,6 +241,12 @@ class Aedat4Decoder(Decoder):
         except Exception:  # noqa: BLE001 - any damage in an optional index means "no index"
             return None
 
+    def _batches(self, want: int) -> Iterator[tuple[int, memoryview, list[int], list[int]]]:
+        """:meth:`_packets` cut into tasks of at most :data:`BATCH_PACKETS` packets."""
+        for pos, chunk, starts, sizes in self._packets(want):
+            for i in range(0, len(starts), BATCH_PACKETS):
+                yield pos, chunk, starts[i:i + BATCH_PACKETS], sizes[i:i + BATCH_PACKETS]
+
     def _first_packet(self, want: int) -> int:
         """File offset to start reading at: the first packet of ``want`` that may hold events at or
         after :attr:`seek_us` (from the data table), else the first packet."""
@@ -245,10 +260,11 @@ class Aedat4Decoder(Decoder):
                 return offset
         return self.table_position
 
-    def _packets(self, want: int) -> Iterator[tuple[int, memoryview]]:
-        """``(file offset, payload)`` of every packet of stream ``want``. The file is read
-        ``chunk_bytes`` at a time, each chunk into a new buffer whose views are the payloads (immutable,
-        so other threads may read them); a packet cut by a chunk's end starts the next chunk."""
+    def _packets(self, want: int) -> Iterator[tuple[int, memoryview, list[int], list[int]]]:
+        """The packets of stream ``want``, a chunk at a time: ``(file offset of the chunk, chunk, payload
+        offsets in the chunk, payload sizes)``. The file is read ``chunk_bytes`` at a time, each chunk
+        into a new buffer (immutable, so other threads may read it); a packet cut by a chunk's end
+        starts the next chunk."""
         fh = self.fh
         end = fh.seek(0, 2)
         if self.table_position >= self.data_offset:
@@ -264,29 +280,20 @@ class Aedat4Decoder(Decoder):
             if len(buf) < 8:
                 self.warn_partial("the file ends inside a packet header", pos)
                 return
-            view = memoryview(buf)
-            at = 0
-            while len(buf) - at >= 8:
-                stream_id, size = _PACKET_HEADER.unpack_from(buf, at)
-                if size < 0 or size > MAX_PACKET_BYTES:
-                    raise self.error(f"bad packet size {size}", pos + at)
-                if pos + at + 8 + size > end:
-                    self.warn_partial(f"packet of {size} bytes runs past the end of the file", pos + at)
-                    return
-                if len(buf) - at < 8 + size:
-                    break
-                if stream_id == want:
-                    self.packets_read += 1
-                    yield pos + at, view[at + 8:at + 8 + size]
-                at += 8 + size
+            starts = np.empty(len(buf) // 8 + 1, np.int64)
+            sizes = np.empty_like(starts)
+            n, at, status, size = packet_spans(np.frombuffer(buf, np.uint8), pos, end, want, MAX_PACKET_BYTES,
+                                               starts, sizes)
+            if n:
+                self.packets_read += n
+                yield pos, memoryview(buf), starts[:n].tolist(), sizes[:n].tolist()
+            if status == SPANS_BAD_SIZE:
+                raise self.error(f"bad packet size {size}", pos + at)
+            if status == SPANS_PAST_END:
+                self.warn_partial(f"packet of {size} bytes runs past the end of the file", pos + at)
+                return
             need = 8 + size if at == 0 else 8
             pos += at
-
-
-def _batches(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
-    """``items`` in lists of ``size`` (the last may be shorter)."""
-    while batch := list(itertools.islice(items, size)):
-        yield batch
 
 
 PACKET_EVENTS = 4096

@@ -50,6 +50,47 @@ def test_truncated_aedat4_keeps_complete_packets() -> None:
     assert np.array_equal(cut, full[:len(cut)])
 
 
+def _aedat4_packet_offsets(path: Path) -> list[int]:
+    """File offsets of the packet headers of an AEDAT 4 file (up to its data table), walked in Python."""
+    import struct
+
+    from evstream.io.aedat4 import MAGIC
+
+    raw = path.read_bytes()
+    pos = len(MAGIC) + 4 + struct.unpack_from("<I", raw, len(MAGIC))[0]
+    table = eio.open(path).metadata["data_table_position"]
+    offsets = []
+    while pos + 8 <= (table if table > 0 else len(raw)):
+        offsets.append(pos)
+        pos += 8 + struct.unpack_from("<i", raw, pos + 4)[0]
+    return offsets
+
+
+@pytest.mark.parametrize("chunk_bytes", [20, 1001, 1 << 23])
+def test_aedat4_bad_packet_size_is_an_error_at_its_header(tmp_path: Path, chunk_bytes: int) -> None:
+    import struct
+
+    src = RECORDINGS / "aedat4/dvs128-redpob-2024_06_13_16_16_25.aedat4"
+    offsets = _aedat4_packet_offsets(src)
+    raw = bytearray(src.read_bytes())
+    at = offsets[len(offsets) // 2]
+    struct.pack_into("<i", raw, at + 4, -5)
+    (tmp_path / "a.aedat4").write_bytes(raw)
+    with pytest.raises(eio.FormatError, match=rf"byte {at}: bad packet size -5"):
+        eio.read(tmp_path / "a.aedat4", chunk_bytes=chunk_bytes)
+
+
+def test_aedat4_cut_inside_a_packet_header_keeps_the_packets_before(tmp_path: Path) -> None:
+    src = RECORDINGS / "aedat4/dvs128-redpob-2024_06_13_16_16_25.aedat4"
+    offsets = _aedat4_packet_offsets(src)
+    at = offsets[len(offsets) // 2]
+    (tmp_path / "a.aedat4").write_bytes(src.read_bytes()[:at + 5])
+    with pytest.warns(eio.PartialReadWarning, match=rf"byte {at}: the file ends inside a packet header"):
+        cut = eio.read(tmp_path / "a.aedat4", chunk_bytes=777)
+    full = eio.read(src)
+    assert 0 < len(cut) < len(full) and np.array_equal(cut, full[:len(cut)])
+
+
 def test_corrupt_aedat4_payload_is_an_error_at_the_packet() -> None:
     with pytest.raises(eio.FormatError, match=r"byte \d+: damaged events packet"):
         eio.read(BAD / "aedat4-corrupt-payload-bytes.aedat4")
