@@ -5,7 +5,11 @@ a uint32 length and an ``IOHeader`` flatbuffer (compression, data-table position
 XML stream description), then packets ``(int32 stream id, int32 size, payload)``.
 Each payload is an LZ4 frame, a zstd frame or raw bytes holding one size-prefixed
 flatbuffer; ``EVTS`` packets hold 16-byte events laid out exactly like
-:data:`evstream.events.EVENT_DTYPE`, so valid packets are handed out without a copy.
+:data:`evstream.events.EVENT_DTYPE`. LZ4 packets are decoded a batch at a time by
+one Numba call that leaves the GIL (:func:`evstream.io.aedat4_kernels.lz4_events`:
+liblz4 decompresses each packet into one array and the events are packed
+there); other packets, and any batch that call cannot take, are decoded one by
+one and handed out without a copy.
 
 The reader picks the first ``EVTS`` stream (or the one named by ``stream``) and
 skips the packets of every other stream (frames, IMU, triggers) without
@@ -31,7 +35,8 @@ import numpy as np
 from evstream.allocator import keep_freed_buffers
 from evstream.events import EVENT_DTYPE
 from evstream.io import flatbuffers as fb
-from evstream.io.aedat4_kernels import SPANS_BAD_SIZE, SPANS_PAST_END, packet_spans
+from evstream.io.aedat4_kernels import (LZ4_FALLBACK, LZ4_OK, SPANS_BAD_SIZE, SPANS_PAST_END, lz4_block_decoder,
+                                       lz4_bound, lz4_events, packet_spans)
 from evstream.io.decoder import CHUNK_BYTES, Decoder
 from evstream.io.errors import FormatError, WriteError
 from evstream.io.record_kernels import first_invalid, sanitize
@@ -85,6 +90,25 @@ def parse_streams(xml: str) -> list[dict[str, Any]]:
             "source": iattrs.get("source", ""),
         })
     return streams
+
+
+def _lz4_block(decode: Callable[..., int], chunk: memoryview, starts: np.ndarray, sizes: np.ndarray,
+               width: int, height: int) -> tuple[np.ndarray, int | None, int] | None:
+    """The events of a batch of LZ4 ``EVTS`` packets as one block, with its first and last time when
+    every packet is valid and in order (else ``None, 0``: the caller mends the block); ``None`` when a
+    packet needs the per-packet path (:func:`~evstream.io.aedat4_kernels.lz4_events`)."""
+    buf = np.frombuffer(chunk, np.uint8)
+    bound = lz4_bound(buf, starts, sizes)
+    if bound < 0:
+        return None
+    out = np.empty(-(-bound // 16) * 16, np.uint8)
+    status, n, first_t, last_t = lz4_events(decode, buf, starts, sizes, out, width, height)
+    if status == LZ4_FALLBACK:
+        return None
+    events = out[:16 * n].view(EVENT_DTYPE)
+    if 32 * n < len(out):  # mostly unused (small packets): do not hold the rest while the block lives
+        events = events.copy()
+    return events, (first_t if status == LZ4_OK and n else None), last_t
 
 
 def parse_event_packet(buf: bytes) -> np.ndarray:
@@ -154,7 +178,8 @@ class Aedat4Decoder(Decoder):
 
     def blocks(self) -> Iterator[np.ndarray]:
         """Events of the chosen stream. :data:`DECODE_THREADS` threads decompress packets a few
-        batches ahead and check each one alone (LZ4, zstd and the Numba check release the GIL);
+        batches ahead and check them (LZ4, zstd and the Numba kernels release the GIL; an LZ4
+        batch is one block from one kernel call, other packets are a block each);
         this thread only reads the file, lists each chunk's packets in one Numba call
         (:func:`~evstream.io.aedat4_kernels.packet_spans`), checks that each packet starts at or
         after the previous one's last time, and hands the packets out in file order.
@@ -168,10 +193,15 @@ class Aedat4Decoder(Decoder):
         state = np.zeros(2, np.int64)
         state[0] = np.iinfo(np.int64).min
 
-        def unpack(pos: int, chunk: memoryview, starts: list[int],
-                   sizes: list[int]) -> list[tuple[np.ndarray, int | None, int]]:
+        lz4_decode = lz4_block_decoder() if self.compression in (1, 2) else None
+
+        def unpack(pos: int, chunk: memoryview, starts: np.ndarray,
+                   sizes: np.ndarray) -> list[tuple[np.ndarray, int | None, int]]:
+            block = None if lz4_decode is None else _lz4_block(lz4_decode, chunk, starts, sizes, w, h)
+            if block is not None:
+                return [block]
             return [self._unpack(decompress, pos + at - 8, chunk[at:at + size], w, h)
-                    for at, size in zip(starts, sizes)]
+                    for at, size in zip(starts.tolist(), sizes.tolist())]
 
         with ThreadPoolExecutor(DECODE_THREADS, thread_name_prefix="evstream-aedat4") as pool:
             pending: deque[Future] = deque()
@@ -241,7 +271,7 @@ class Aedat4Decoder(Decoder):
         except Exception:  # noqa: BLE001 - any damage in an optional index means "no index"
             return None
 
-    def _batches(self, want: int) -> Iterator[tuple[int, memoryview, list[int], list[int]]]:
+    def _batches(self, want: int) -> Iterator[tuple[int, memoryview, np.ndarray, np.ndarray]]:
         """:meth:`_packets` cut into tasks of at most :data:`BATCH_PACKETS` packets."""
         for pos, chunk, starts, sizes in self._packets(want):
             for i in range(0, len(starts), BATCH_PACKETS):
@@ -260,7 +290,7 @@ class Aedat4Decoder(Decoder):
                 return offset
         return self.table_position
 
-    def _packets(self, want: int) -> Iterator[tuple[int, memoryview, list[int], list[int]]]:
+    def _packets(self, want: int) -> Iterator[tuple[int, memoryview, np.ndarray, np.ndarray]]:
         """The packets of stream ``want``, a chunk at a time: ``(file offset of the chunk, chunk, payload
         offsets in the chunk, payload sizes)``. The file is read ``chunk_bytes`` at a time, each chunk
         into a new buffer (immutable, so other threads may read it); a packet cut by a chunk's end
@@ -286,7 +316,7 @@ class Aedat4Decoder(Decoder):
                                                starts, sizes)
             if n:
                 self.packets_read += n
-                yield pos, memoryview(buf), starts[:n].tolist(), sizes[:n].tolist()
+                yield pos, memoryview(buf), starts[:n], sizes[:n]
             if status == SPANS_BAD_SIZE:
                 raise self.error(f"bad packet size {size}", pos + at)
             if status == SPANS_PAST_END:
