@@ -250,16 +250,33 @@ def decode_chunks(decoder: Decoder, offset: int, word_dtype: str, words_per_unit
                              f"({windows.leftover} bytes left over)", windows.pos)
 
 
+def _decoded(words: np.ndarray, start: int, stop: int, words_per_unit: int, kernel: Callable[..., tuple[int, int]],
+             args: tuple, events_per_unit: float,
+             block: Callable[[int, int], np.ndarray]) -> Iterator[tuple[np.ndarray, int]]:
+    """``(output block, events written)`` per ``kernel`` call over units ``[start, stop)`` of ``words``
+    (see :func:`decode_chunks`); ``block(i, cap)`` supplies call ``i``'s output, ``cap`` events or more."""
+    words = words[:stop * words_per_unit]
+    i = 0
+    while start < stop:
+        out = block(i, min(int((stop - start) * events_per_unit) + 64, MAX_BLOCK_EVENTS))
+        n, start = kernel(words, start, out.view(np.int64), *args)
+        yield out, n
+        i += 1
+
+
+def _trimmed(out: np.ndarray, n: int) -> np.ndarray:
+    """The first ``n`` events of a block, copied when they fill less than half of it (a view holds all of it)."""
+    return out[:n] if 2 * n >= len(out) else out[:n].copy()
+
+
 def _blocks(words: np.ndarray, start: int, stop: int, words_per_unit: int, kernel: Callable[..., tuple[int, int]],
             args: tuple, events_per_unit: float) -> Iterator[np.ndarray]:
-    """Event blocks of units ``[start, stop)`` of ``words``, decoded by ``kernel`` (see :func:`decode_chunks`)."""
-    words = words[:stop * words_per_unit]
-    while start < stop:
-        cap = min(int((stop - start) * events_per_unit) + 64, MAX_BLOCK_EVENTS)
-        out = np.empty(cap, EVENT_DTYPE)
-        n, start = kernel(words, start, out.view(np.int64), *args)
+    """Event blocks of units ``[start, stop)`` of ``words``, decoded by ``kernel`` into new arrays
+    (see :func:`decode_chunks`)."""
+    for out, n in _decoded(words, start, stop, words_per_unit, kernel, args, events_per_unit,
+                           lambda _, cap: np.empty(cap, EVENT_DTYPE)):
         if n:
-            yield out[:n] if 2 * n >= cap else out[:n].copy()
+            yield _trimmed(out, n)
 
 
 def _split_blocks(pool: ThreadPoolExecutor, words: np.ndarray, units: int, words_per_unit: int,
@@ -282,12 +299,14 @@ def _split_blocks(pool: ThreadPoolExecutor, words: np.ndarray, units: int, words
         for _ in _blocks(view, first, begin, words_per_unit, kernel, (guess, *rest), events_per_unit):
             pass
         at_begin = guess.copy()
-        counts, start, part = [], begin, view[:end * words_per_unit]
-        while start < end:
-            if len(counts) == len(blocks):
+
+        def block(i: int, _cap: int) -> np.ndarray:
+            if i == len(blocks):
                 blocks.append(np.empty(MAX_BLOCK_EVENTS, EVENT_DTYPE))
-            n, start = kernel(part, start, blocks[len(counts)].view(np.int64), guess, *rest)
-            counts.append(n)
+            return blocks[i]
+
+        counts = [n for _, n in _decoded(view, begin, end, words_per_unit, kernel, (guess, *rest), events_per_unit,
+                                         block)]
         return at_begin, counts
 
     same = np.ones(len(state), bool)
@@ -311,7 +330,7 @@ def _split_blocks(pool: ThreadPoolExecutor, words: np.ndarray, units: int, words
             state[:] = guess
             for block, n in zip(blocks, counts):
                 if n:
-                    yield block[:n] if 2 * n >= len(block) else block[:n].copy()
+                    yield _trimmed(block, n)
         else:
             del blocks
             yield from _blocks(view, half, end, words_per_unit, kernel, args, events_per_unit)
