@@ -97,6 +97,53 @@ def test_binary_conv_goes_dense_above_its_density():
     assert not bc.dense
 
 
+def test_simd_lanes_match_numpy():
+    from numba import njit
+
+    from evstream.nn.backends._simd import add8, load8, store_add8, zeros8
+
+    @njit
+    def lanes(a, b, out, i, j):
+        v = add8(zeros8(), load8(a, i))
+        store_add8(out, j, add8(v, load8(b, i + 3)))
+
+    a, b = RNG.random(20).astype(np.float32), RNG.random(20).astype(np.float32)
+    out = RNG.random(16).astype(np.float32)
+    expected = out.copy()
+    expected[5:13] += a[2:10] + b[5:13]
+    lanes(a, b, out, 2, 5)
+    np.testing.assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize(("height", "width", "rate"), [(9, 11, 0.3), (16, 16, 0.05), (5, 7, 0.9)])
+def test_gathered_circuits_of_64_channels_are_the_grouped_conv(height, width, rate):
+    """64-channel circuits (one 4-channel chunk, 8 outputs per group) above their density run
+    output-stationary (gather_groups): the same sums as torch's grouped conv and as the sparse scatter."""
+    from evstream.nn.backends.numba import CIRCUITS_GATHER_ABOVE, BinaryConv
+
+    w_h, w_v = torch.randn(64, 4, 5, 5), torch.randn(64, 4, 5, 5)
+    bc = BinaryConv.circuits(w_h, w_v, 16)
+    assert bc.gather_table is not None and bc.dense_above == CIRCUITS_GATHER_ABOVE
+    assert BinaryConv.circuits(torch.randn(32, 2, 5, 5), torch.randn(32, 2, 5, 5), 16).gather_table is None
+    spikes = (RNG.random((1, 64, height, width)) < rate).astype(np.float32)
+    gathered, nt, touched = binary_conv(bc, spikes, None)
+    assert nt == height * width and touched.all()
+    both = torch.cat([w_h.reshape(16, 4, 4, 5, 5), w_v.reshape(16, 4, 4, 5, 5)], dim=1).reshape(128, 4, 5, 5)
+    ref = hwc(nn.functional.conv2d(torch.from_numpy(spikes), both, padding=2, groups=16))
+    np.testing.assert_allclose(gathered, ref, rtol=1e-5, atol=1e-5)
+    scattered, _, _ = binary_conv(bc, spikes, True)
+    np.testing.assert_allclose(gathered, scattered, rtol=1e-5, atol=1e-5)
+
+
+def test_program_with_gathered_circuits_matches_torch(dvs_frames):
+    """A 64-channel STC-LIF layer forced dense: its circuits run through gather_groups every step."""
+    torch.manual_seed(3)
+    net = trained_like(ConvStackNet((2, 32, 32), [64], 11, neuron="stc-lif", kernel=5, head_pool=2))
+    prog = NumbaProgram.from_torch(net)
+    assert prog.layers[0].circuit_conv.gather_table is not None
+    check_agreement(net, np.ascontiguousarray(dvs_frames[:, :, 48:80, 48:80]), 0.0)
+
+
 @pytest.mark.parametrize("track", [True, None])
 @pytest.mark.parametrize("widest", [1, 2])
 def test_binary_circuits_and_group_norm_match_torch(track, widest):

@@ -25,6 +25,8 @@ import math
 import numpy as np
 from numba import njit
 
+from evstream.nn.backends._simd import add8, load8, store_add8, zeros8
+
 LIF_DECAY_INPUT = 1
 """``mode``: SJ LIF ``h = v + (x - v) k`` (``k = 1/tau``), hard reset to 0 unless ``soft``."""
 LIF_PLAIN_INPUT = 2
@@ -170,6 +172,77 @@ def scatter_patterns(active, n_active, starts, codes, height, width, table, offs
                     for j in range(length):
                         out_flat[o + j] += table_flat[t + j]
     return nt
+
+
+@njit(cache=True, nogil=True)
+def pattern_codes(bits, height, width, pad, w, codes):
+    """Chunk patterns of a binary map, laid out for :func:`gather_groups`.
+
+    Args:
+        bits: uint8 ``(height * width, C)`` spike map (0/1).
+        pad: border width (k // 2) of ``codes``, whose border stays 0.
+        w: chunk width in channels.
+        codes: uint8 ``((height + 2 pad) * (width + 2 pad), C // w)``: receives
+            ``sum_b bits[p, i w + b] << b`` of chunk ``i`` at the padded position of ``p``.
+    """
+    n_chunks = codes.shape[1]
+    padded_width = width + 2 * pad
+    for y in range(height):
+        for x in range(width):
+            p = y * width + x
+            q = (y + pad) * padded_width + x + pad
+            for i in range(n_chunks):
+                pat = 0
+                for b in range(w):
+                    pat |= bits[p, i * w + b] << b
+                codes[q, i] = pat
+
+
+@njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
+def gather_groups(codes, height, width, k, table, out):
+    """Grouped conv of a binary map with one chunk per group and 8 outputs per group, output-stationary.
+
+    For every output pixel ``p`` and group ``g``: ``out[p, 8 g:8 g + 8] += sum over taps
+    t = ky * k + kx of table[g, t, codes[q, g]]``, ``q`` the padded position of the input
+    pixel the tap reads (stride 1, padding k // 2). Four groups at a time, each in one
+    :data:`~evstream.nn.backends._simd.float32x8` register; the cost does not depend on the
+    spike density (the STC circuits above their sparse density).
+
+    Args:
+        codes: from :func:`pattern_codes` (``pad = k // 2``), one chunk per group.
+        table: float32 ``(groups, k * k, 16, 8)``, ``groups % 4 == 0``.
+        out: float32 ``(height * width, 8 groups)`` accumulator.
+    """
+    padded_width = width + k - 1
+    n_groups = codes.shape[1]
+    taps = k * k
+    group_stride = taps * 128  # floats per group in table
+    flat_table, flat_codes, flat_out = table.ravel(), codes.ravel(), out.ravel()
+    for y in range(height):
+        for g in range(0, n_groups, 4):
+            t0 = g * group_stride
+            for x in range(width):
+                a0 = zeros8()
+                a1 = zeros8()
+                a2 = zeros8()
+                a3 = zeros8()
+                for ky in range(k):
+                    q = np.uint64(((y + ky) * padded_width + x) * n_groups + g)
+                    t = t0 + ky * k * 128
+                    for _ in range(k):
+                        a0 = add8(a0, load8(flat_table, t + np.int64(flat_codes[q]) * 8))
+                        a1 = add8(a1, load8(flat_table, t + group_stride + np.int64(flat_codes[q + np.uint64(1)]) * 8))
+                        a2 = add8(a2, load8(flat_table, t + 2 * group_stride
+                                            + np.int64(flat_codes[q + np.uint64(2)]) * 8))
+                        a3 = add8(a3, load8(flat_table, t + 3 * group_stride
+                                            + np.int64(flat_codes[q + np.uint64(3)]) * 8))
+                        q += np.uint64(n_groups)
+                        t += 128
+                o = (y * width + x) * 8 * n_groups + 8 * g
+                store_add8(flat_out, o, a0)
+                store_add8(flat_out, o + 8, a1)
+                store_add8(flat_out, o + 16, a2)
+                store_add8(flat_out, o + 24, a3)
 
 
 @njit(cache=True, nogil=True)

@@ -10,7 +10,9 @@ into plain arrays; :meth:`NumbaProgram.step` then runs one time step on a
   next layer's conv after max pooling, the STC circuits' grouped convs of the
   previous spikes) is a :class:`BinaryConv`: a sparse scatter through pattern
   tables (one table row per non-zero 4-channel chunk) while the map is
-  sparse, torch's dense channels-last conv above a measured density;
+  sparse; above a measured density, the circuits of 64-channel layers gather
+  the same tables per output pixel (eight outputs in one SIMD register) and
+  other convs run torch's dense channels-last conv;
 * GroupNorm statistics and buffer clearing cost only the touched pixels; the
   membrane update is one vectorised pass per layer (GN affine, both circuits'
   tanh, charge, fire, reset).
@@ -64,7 +66,10 @@ class BinaryConv:
     values (where torch's per-call cost dominates), the conv runs as a sparse scatter through
     pattern tables of ``w``-channel chunks (``w`` the widest divisor of
     ``C_in / groups`` up to ``widest``): :func:`~evstream.nn.backends._numba_kernels.scatter_patterns`.
-    Above it, a dense input costs less through torch's channels-last conv
+    Above it, a grouped conv with one 4-channel chunk and 8 outputs per group (the STC
+    circuits of 64 channels) reads the same tables output-stationary
+    (:func:`~evstream.nn.backends._numba_kernels.gather_groups`); any other dense input costs
+    less through torch's channels-last conv
     (oneDNN, one thread like the rest of the step: with more, a busy machine
     stalls the pool's threads, e.g. 1.2 -> 90 ms p50 per step of the shipped
     gesture model at load 11 on 2 cores). Both add to ``out`` ``(P, C_out)``.
@@ -90,6 +95,11 @@ class BinaryConv:
         first = np.arange(c_in) // unit * length  # first output channel of each input channel's group
         self.offsets = np.repeat(first[::w].astype(np.int64), 2 ** w)  # per code i * 2**w + pattern
         self.dense_weight = self.weight.detach().to(torch.float32).contiguous(memory_format=torch.channels_last)
+        # one 4-channel chunk and 8 outputs per group (the STC circuits of 64 channels): dense through gather_groups
+        gatherable = w == unit == 4 and length == 8 and self.groups % 4 == 0
+        self.gather_table = (np.ascontiguousarray(self.table.reshape(k * k, self.groups, 16, 8).transpose(1, 0, 2, 3))
+                             if gatherable else None)
+        self.padded_codes = np.zeros((0, 0), np.uint8)
         self.active = self.starts = self.codes = np.zeros(0, np.int32)
         self.x = np.zeros((0, c_in), _F32)
         self.dense = False
@@ -101,7 +111,10 @@ class BinaryConv:
         owns ``[2 g C/g, 2 (g + 1) C/g)``, its beta inputs then its gamma inputs."""
         c, cg, k, _ = w_h.shape
         both = torch.cat([w_h.reshape(groups, cg, cg, k, k), w_v.reshape(groups, cg, cg, k, k)], dim=1)
-        return cls(both.reshape(2 * c, cg, k, k), groups, CIRCUITS_DENSE_ABOVE, dense_min_inputs=DENSE_MIN_INPUTS)
+        conv = cls(both.reshape(2 * c, cg, k, k), groups, CIRCUITS_DENSE_ABOVE, dense_min_inputs=DENSE_MIN_INPUTS)
+        if conv.gather_table is not None:
+            conv.dense_above, conv.dense_min_inputs = CIRCUITS_GATHER_ABOVE, 0
+        return conv
 
     def scatter(self, bits: np.ndarray, n_spikes: int, height: int, width: int, out: np.ndarray,
                 touched: np.ndarray, tlist: np.ndarray, nt: int) -> int:
@@ -113,6 +126,13 @@ class BinaryConv:
             self.codes = np.zeros(bits.size, np.int32)
             self.x = np.zeros(bits.shape, _F32)
         self.dense = bits.size >= self.dense_min_inputs and n_spikes > self.dense_above * bits.size
+        if self.dense and self.gather_table is not None:
+            k = self.weight.shape[-1]
+            if self.padded_codes.shape[0] != (height + k - 1) * (width + k - 1):
+                self.padded_codes = np.zeros(((height + k - 1) * (width + k - 1), self.groups), np.uint8)
+            K.pattern_codes(bits, height, width, k // 2, self.width, self.padded_codes)
+            K.gather_groups(self.padded_codes, height, width, k, self.gather_table, out)
+            return K.touch_all(touched, tlist, nt)
         if self.dense:
             np.copyto(self.x, bits)
             x = torch.from_numpy(self.x).view(1, height, width, -1).permute(0, 3, 1, 2)  # channels-last view
@@ -137,8 +157,13 @@ CONV_DENSE_ABOVE = 0.14
 pattern-table scatter and torch's conv (1 thread), 64 -> 64 channels, 5x5, 32x32 and 64x64 maps,
 on two 2-core machines: 0.2 on the older one, 0.09 on an AVX-512 Xeon (2026-12-02), whose oneDNN
 convs are relatively faster."""
+CIRCUITS_GATHER_ABOVE = 0.03
+"""Spike density above which the STC circuits of 64-channel layers (one 4-channel chunk and 8 outputs
+per group) run through :func:`~evstream.nn.backends._numba_kernels.gather_groups` instead of the
+sparse scatter: crossovers 0.02-0.03 on random maps of 32x32, 64x64 and 128x128 (2-core AMD EPYC,
+2026-12-03); the gather ran 1.8-3x faster than torch's grouped conv at every size."""
 CIRCUITS_DENSE_ABOVE = 0.09
-"""The same for the grouped STC circuit convs (16 groups, 4 -> 8 channels each): crossovers 0.06
+"""The same for the other grouped STC circuit convs (16 groups, 4 -> 8 channels each): crossovers 0.06
 and 0.11 (random maps at 64x64 and 128x128; on real spike maps of the 128x128 layer the scatter
 still won at 0.08, 6.0-6.7 vs 8.5 ms)."""
 DENSE_MIN_INPUTS = 32 * 32 * 64
