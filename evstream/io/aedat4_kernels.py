@@ -29,10 +29,22 @@ SPANS_PAST_END = 2
 
 
 @njit(cache=True, nogil=True)
+def _u32(buf: np.ndarray, at: int) -> int:
+    """Little-endian uint32 at ``buf[at]``."""
+    return (np.int64(buf[at]) | (np.int64(buf[at + 1]) << 8) | (np.int64(buf[at + 2]) << 16)
+            | (np.int64(buf[at + 3]) << 24))
+
+
+@njit(cache=True, nogil=True)
 def _int32(buf: np.ndarray, at: int) -> int:
-    u = (np.int64(buf[at]) | (np.int64(buf[at + 1]) << 8) | (np.int64(buf[at + 2]) << 16)
-         | (np.int64(buf[at + 3]) << 24))
+    """Little-endian int32 at ``buf[at]``."""
+    u = _u32(buf, at)
     return u - (u >> 31 << 32)
+
+
+@njit(cache=True, nogil=True)
+def _u16(buf: np.ndarray, at: int) -> int:
+    return np.int64(buf[at]) | (np.int64(buf[at + 1]) << 8)
 
 
 @njit(cache=True, nogil=True)
@@ -104,17 +116,6 @@ def lz4_block_decoder() -> Callable[..., int] | None:
     fn.argtypes = (ctypes.c_size_t, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_size_t, ctypes.c_int)
     fn.restype = ctypes.c_int
     return fn
-
-
-@njit(cache=True, nogil=True)
-def _u32(buf: np.ndarray, at: int) -> int:
-    return (np.int64(buf[at]) | (np.int64(buf[at + 1]) << 8) | (np.int64(buf[at + 2]) << 16)
-            | (np.int64(buf[at + 3]) << 24))
-
-
-@njit(cache=True, nogil=True)
-def _u16(buf: np.ndarray, at: int) -> int:
-    return np.int64(buf[at]) | (np.int64(buf[at + 1]) << 8)
 
 
 @njit(cache=True, nogil=True)
@@ -194,7 +195,7 @@ def _event_vector(out: np.ndarray, start: int, stop: int) -> tuple[int, int]:
     table = 4 + _u32(out, start + 4)
     if table + 4 > n:
         return -1, 0
-    vtable = table - (_u32(out, start + table) - (_u32(out, start + table) >> 31 << 32))
+    vtable = table - _int32(out, start + table)
     if vtable < 0 or vtable + 2 > n:
         return -1, 0
     if _u16(out, start + vtable) < 6:

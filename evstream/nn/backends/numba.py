@@ -120,16 +120,16 @@ class BinaryConv:
                 touched: np.ndarray, tlist: np.ndarray, nt: int) -> int:
         """Add the conv of ``bits`` (``(height * width, C_in)`` uint8, ``n_spikes`` ones) to ``out``;
         returns the new touched count (tracking per pixel when the input is sparse)."""
+        k = self.weight.shape[-1]
         if self.active.shape[0] != bits.shape[0]:  # scratch sized on the first step
             self.active = np.zeros(bits.shape[0], np.int32)
             self.starts = np.zeros(bits.shape[0] + 1, np.int32)
             self.codes = np.zeros(bits.size, np.int32)
             self.x = np.zeros(bits.shape, _F32)
+            if self.gather_table is not None:  # its border stays 0
+                self.padded_codes = np.zeros(((height + k - 1) * (width + k - 1), self.groups), np.uint8)
         self.dense = bits.size >= self.dense_min_inputs and n_spikes > self.dense_above * bits.size
         if self.dense and self.gather_table is not None:
-            k = self.weight.shape[-1]
-            if self.padded_codes.shape[0] != (height + k - 1) * (width + k - 1):
-                self.padded_codes = np.zeros(((height + k - 1) * (width + k - 1), self.groups), np.uint8)
             K.pattern_codes(bits, height, width, k // 2, self.width, self.padded_codes)
             K.gather_groups(self.padded_codes, height, width, k, self.gather_table, out)
             return K.touch_all(touched, tlist, nt)
@@ -139,7 +139,7 @@ class BinaryConv:
             threads = torch.get_num_threads()
             torch.set_num_threads(1)  # a batch-1 step is single-threaded: pool threads stall on a busy machine
             try:
-                y = torch.nn.functional.conv2d(x, self.dense_weight, padding=self.weight.shape[-1] // 2,
+                y = torch.nn.functional.conv2d(x, self.dense_weight, padding=k // 2,
                                                groups=self.groups)
             finally:
                 torch.set_num_threads(threads)
@@ -163,7 +163,8 @@ per group) run through :func:`~evstream.nn.backends._numba_kernels.gather_groups
 sparse scatter: crossovers 0.02-0.03 on random maps of 32x32, 64x64 and 128x128 (2-core AMD EPYC,
 2026-12-03); the gather ran 1.8-3x faster than torch's grouped conv at every size."""
 CIRCUITS_DENSE_ABOVE = 0.09
-"""The same for the other grouped STC circuit convs (16 groups, 4 -> 8 channels each): crossovers 0.06
+"""The same for the grouped STC circuit convs that the gather does not take (torch's grouped conv
+above it), measured when every circuit ran through torch (16 groups, 4 -> 8 channels each): crossovers 0.06
 and 0.11 (random maps at 64x64 and 128x128; on real spike maps of the 128x128 layer the scatter
 still won at 0.08, 6.0-6.7 vs 8.5 ms)."""
 DENSE_MIN_INPUTS = 32 * 32 * 64
